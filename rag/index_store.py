@@ -1,0 +1,169 @@
+"""The only module that imports faiss: build, save atomically, load, check the manifest.
+
+Layout of ``index/``: data files carry a build id in their names and ``manifest.json``
+names the ones in use. The manifest is written last with an atomic rename, so a crash at
+any point leaves the previous manifest pointing at the previous, complete files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import IndexMismatchError, IndexMissingError
+from .types import Chunk, Document
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+REBUILD = "rebuild it with `python ingest.py --rebuild`"
+HNSW_FROM = 50_000  # below this, exact search is fast enough and costs no recall
+
+
+def _faiss():
+    import faiss
+
+    return faiss
+
+
+def make_faiss_index(vectors: np.ndarray):
+    """Exact inner-product search for small corpora, HNSW once exact search gets slow."""
+    faiss = _faiss()
+    n, dim = vectors.shape
+    if n >= HNSW_FROM:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 64
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if n:
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, then rename over ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class IndexStore:
+    """Chunks, their vectors, the documents they came from, and a FAISS index over the vectors."""
+
+    manifest: dict
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    faiss_index: object
+
+    def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, row ids) of the k best chunks per query; row id -1 means no result."""
+        k = max(1, min(k, len(self.chunks)))
+        if not self.chunks:
+            n = len(query_vectors)
+            return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
+        return self.faiss_index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+
+    # --- persistence -------------------------------------------------------------------
+    @staticmethod
+    def save(index_dir: Path, manifest: dict, documents: list[Document], chunks: list[Chunk],
+             vectors: np.ndarray) -> IndexStore:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        build = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        files = {
+            "documents": f"documents.{build}.json",
+            "chunks": f"chunks.{build}.jsonl",
+            "vectors": f"vectors.{build}.npy",
+            "faiss": f"faiss.{build}.index",
+        }
+        faiss_index = make_faiss_index(vectors)
+        _atomic_write(index_dir / files["documents"], lambda p: p.write_text(
+            json.dumps([asdict(d) for d in documents], ensure_ascii=False), encoding="utf-8"))
+        _atomic_write(index_dir / files["chunks"], lambda p: p.write_text(
+            "".join(json.dumps(asdict(c), ensure_ascii=False) + "\n" for c in chunks), encoding="utf-8"))
+
+        def write_npy(p: Path) -> None:
+            with open(p, "wb") as fh:
+                np.save(fh, vectors.astype(np.float32))
+
+        _atomic_write(index_dir / files["vectors"], write_npy)
+        _atomic_write(index_dir / files["faiss"], lambda p: _faiss().write_index(faiss_index, str(p)))
+        manifest = {**manifest, "format_version": FORMAT_VERSION, "build": build, "files": files,
+                    "chunks": len(chunks), "documents_count": len(documents),
+                    "index_type": type(faiss_index).__name__}
+        _atomic_write(index_dir / MANIFEST, lambda p: p.write_text(json.dumps(manifest, indent=2), encoding="utf-8"))
+        _remove_other_builds(index_dir, set(files.values()))
+        return IndexStore(manifest, {d.doc_id: d for d in documents}, chunks, vectors, faiss_index)
+
+    @staticmethod
+    def read_manifest(index_dir: Path) -> dict | None:
+        path = index_dir / MANIFEST
+        if not path.exists():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise IndexMismatchError(f"{path} is damaged ({exc}); {REBUILD}") from exc
+
+    @staticmethod
+    def load(index_dir: Path, expect: dict | None = None) -> IndexStore:
+        """Load and check the index; ``expect`` holds manifest fields that must match."""
+        manifest = IndexStore.read_manifest(index_dir)
+        if manifest is None:
+            raise IndexMissingError(f"no index in {index_dir}; build it with `python ingest.py`")
+        check_manifest(manifest, expect or {})
+        files = manifest["files"]
+        try:
+            raw_docs = json.loads((index_dir / files["documents"]).read_text(encoding="utf-8"))
+            documents = [Document(**d) for d in raw_docs]
+            with open(index_dir / files["chunks"], encoding="utf-8") as fh:
+                chunks = [Chunk(**json.loads(line)) for line in fh if line.strip()]
+            vectors = np.load(index_dir / files["vectors"])
+            faiss_index = _faiss().read_index(str(index_dir / files["faiss"]))
+        except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+            raise IndexMismatchError(
+                f"the index in {index_dir} is incomplete or damaged ({type(exc).__name__}); "
+                "rebuild it with `python ingest.py --rebuild`"
+            ) from exc
+        if len(chunks) != faiss_index.ntotal or len(chunks) != len(vectors):
+            raise IndexMismatchError(f"the index in {index_dir} is inconsistent; {REBUILD}")
+        return IndexStore(manifest, {d.doc_id: d for d in documents}, chunks, vectors, faiss_index)
+
+
+def check_manifest(manifest: dict, expect: dict) -> None:
+    """Raise a clear error when the index was built with other settings than these."""
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"the index has format version {manifest.get('format_version')}, this program reads "
+            f"{FORMAT_VERSION}; rebuild it with `python ingest.py --rebuild`"
+        )
+    for key, want in expect.items():
+        have = manifest.get(key)
+        if have != want:
+            raise IndexMismatchError(
+                f"the index was built with {key}={have!r} but the settings ask for {want!r}; "
+                "rebuild it with `python ingest.py --rebuild` (or change the settings back)"
+            )
+
+
+def _remove_other_builds(index_dir: Path, keep: set[str]) -> None:
+    for path in index_dir.iterdir():
+        if path.name == MANIFEST or path.name in keep:
+            continue
+        if path.name.split(".")[0] in {"documents", "chunks", "vectors", "faiss"} or path.name.endswith(".tmp"):
+            path.unlink(missing_ok=True)

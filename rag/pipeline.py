@@ -1,0 +1,224 @@
+"""Wires the parts: safety gate ▶ retrieval ▶ coverage ▶ prompt ▶ model ▶ grounding.
+
+``stream`` yields events as the answer is built; ``ask`` runs the same stream to the end.
+Sentences are released only after they pass the grounding check, so a patient never sees
+a word the sources do not support, even while the answer is still streaming.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from .coverage import CoverageChecker
+from .embedding import Embedder
+from .errors import GenerationError, InputError
+from .generation import Generator
+from .grounding import Claim, Grounder, extractive, rank_sentences, relevance, split_answer
+from .index_store import IndexStore
+from .prompting import build_prompt
+from .retrieval import Retriever
+from .safety import Messages, assess
+from .types import Answer, Citation
+
+log = logging.getLogger("rag.pipeline")
+MAX_DROPPED = 2  # unsupported sentences after which the rest of the reply is not awaited
+RELEVANCE_MARGIN = 0.25  # a generated claim may score this much below the best sentence
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of a streamed answer: ``token`` (text), ``citations`` (list), ``done`` (Answer),
+    or ``error`` (a message fit for a patient)."""
+
+    kind: str
+    data: object
+
+
+def validate(question: object, history: object, max_chars: int, max_turns: int) -> tuple[str, list[dict]]:
+    """Check types and limits; return the cleaned question and the usable history."""
+    if not isinstance(question, str):
+        raise InputError("question must be a string")
+    question = question.replace("\x00", "").strip()
+    if not question:
+        raise InputError("question is empty; type a question about the clinic's articles")
+    if len(question) > max_chars:
+        raise InputError(f"question is too long ({len(question)} characters); the limit is {max_chars}")
+    if history is None:
+        history = []
+    if not isinstance(history, list):
+        raise InputError("history must be a list of {role, content} objects")
+    turns = []
+    for turn in history:
+        if not isinstance(turn, Mapping) or turn.get("role") not in ("user", "assistant") \
+                or not isinstance(turn.get("content"), str):
+            raise InputError('each history item must be {"role": "user"|"assistant", "content": string}')
+        turns.append({"role": turn["role"], "content": turn["content"][: max_chars * 4]})
+    return question, turns[-2 * max_turns :]
+
+
+class Pipeline:
+    def __init__(self, settings, store: IndexStore, embedder: Embedder, generator: Generator | None,
+                 messages: Messages | None = None, retrieval_mode: str = "hybrid", guard: bool = True):
+        self.settings, self.store, self.embedder, self.generator = settings, store, embedder, generator
+        self.guard = guard  # False gives the naive baseline: no safety gate, no refusals, no grounding
+        self.messages = messages or Messages.load(
+            settings.messages_file, clinic_name=settings.clinic_name, contact=settings.contact,
+            **({"crisis_lines": settings.crisis_lines} if settings.crisis_lines else {}))
+        self.retriever = Retriever(store, embedder, top_k=settings.top_k, candidates=settings.candidates,
+                                   rrf_k=settings.rrf_k, min_dense_score=settings.min_dense_score,
+                                   min_lexical_score=settings.min_lexical_score,
+                                   mode=retrieval_mode)
+        self.coverage = CoverageChecker([d.text for d in store.documents.values()], embedder)
+
+    # --- public API ---------------------------------------------------------------------
+    def ask(self, question: str, history: Sequence[Mapping[str, str]] | None = None) -> Answer:
+        answer = None
+        for event in self.stream(question, history):
+            if event.kind == "done":
+                answer = event.data
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, history: Sequence[Mapping[str, str]] | None = None) -> Iterator[Event]:
+        """Events of one answer. Raises InputError (before any event) for unusable input."""
+        question, history = validate(question, history, self.settings.max_question_chars,
+                                     self.settings.max_history_turns)
+        return self._stream(question, history)
+
+    # --- the flow -----------------------------------------------------------------------
+    def _stream(self, question: str, history: list[dict]) -> Iterator[Event]:
+        request_id = uuid.uuid4().hex[:8]
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+
+        def finish(answer: Answer) -> Iterator[Event]:
+            now = (time.perf_counter() - t0) * 1e3
+            timings["total"] = now
+            streamed = "first_token" in timings
+            timings.setdefault("first_token", now)
+            answer.timings_ms = dict(timings)
+            log.info("request=%s status=%s citations=%d total_ms=%.0f", request_id, answer.status,
+                     len(answer.citations), timings["total"])
+            if self.settings.log_content:
+                log.info("request=%s question=%r", request_id, question)
+            if answer.answer and not streamed:
+                yield Event("token", answer.answer)
+            yield Event("citations", [c.__dict__ for c in answer.citations])
+            yield Event("done", answer)
+
+        footer = None
+        if self.guard:
+            verdict = assess(question, history, self.messages)
+            timings["safety"] = (time.perf_counter() - t0) * 1e3
+            if verdict.action == "crisis":
+                yield from finish(Answer(verdict.reply or self.messages.crisis_reply, "crisis"))
+                return
+            if verdict.action == "decline":
+                yield from finish(Answer(verdict.reply or self.messages.decline_offtopic, "declined"))
+                return
+            footer = verdict.footer
+
+        retrieval = self.retriever.search(question, history)
+        timings.update(retrieval.timings_ms)
+        uncovered = self.coverage.uncovered(question) if self.guard else []
+        if self.guard and (not retrieval.answerable or uncovered or not retrieval.hits):
+            yield from finish(Answer(self.messages.not_found, "not_found", notice=footer))
+            return
+
+        citations: dict[tuple, int] = {}
+        notice = footer
+        parts: list[str] = []
+        t_rank = time.perf_counter()
+        prompt = build_prompt(question, retrieval.hits, history, self.settings.prompt_token_budget)
+        sources = [h.chunk for h in prompt.sources]
+        qvec = self.embedder.embed([retrieval.query])[0]
+        ranked = rank_sentences(qvec, sources, self.embedder.embed, question)
+        best = ranked[0].score if ranked else 0.0
+        timings["rank_sentences"] = (time.perf_counter() - t_rank) * 1e3
+        if self.guard and best < self.settings.min_support:
+            yield from finish(Answer(self.messages.not_found, "not_found", notice=footer))
+            return
+        if self.generator is not None:
+            t_gen = time.perf_counter()
+            grounder = Grounder(sources)
+            try:
+                for item in self._generated_sentences(prompt.messages, grounder, raw=not self.guard):
+                    if isinstance(item, Claim):
+                        # Supported but off the point ("Is it safe?" answered with its history):
+                        # the article's most relevant sentence serves the patient better.
+                        if relevance(item, ranked) < best - RELEVANCE_MARGIN:
+                            grounder.result.dropped.append((item.text, "not relevant to the question"))
+                            continue
+                        text = self._render(item, sources, citations)
+                    else:
+                        text = item
+                    parts.append(text)
+                    timings.setdefault("first_token", (time.perf_counter() - t0) * 1e3)
+                    yield Event("token", text if len(parts) == 1 else " " + text)
+            except GenerationError as exc:
+                log.warning("request=%s generation failed: %s", request_id, exc)
+                notice = "The assistant could not write a reply just now; here is what the article says."
+            timings["generate"] = (time.perf_counter() - t_gen) * 1e3
+
+        if not parts:
+            parts = [self._render(c, sources, citations) for c in extractive(ranked, sources)]
+        answer = Answer(" ".join(parts), "answered", self._citations(citations, sources), notice=notice)
+        yield from finish(answer)
+
+    def _generated_sentences(self, messages, grounder: Grounder, raw: bool) -> Iterator[Claim | str]:
+        """Supported claims as soon as each sentence is complete (or raw text for the baseline)."""
+        assert self.generator is not None
+        buffer = ""
+        done = 0  # sentences already handled
+        stream = self.generator.stream(messages)
+        try:
+            for piece in stream:
+                buffer += piece
+                sentences = split_answer(buffer)
+                complete = sentences[:-1]  # the last one may still be growing
+                for sentence, cited in complete[done:]:
+                    yield from self._judge(sentence, cited, grounder, raw)
+                done = max(done, len(complete))
+                # Enough said, or the model has wandered off its sources: stop paying for tokens.
+                if grounder.full or len(grounder.result.dropped) >= MAX_DROPPED:
+                    break
+            for sentence, cited in split_answer(buffer)[done:]:
+                if raw or re.search(r"[.!?][\"”’')]*$", sentence):  # a sentence cut off by the length limit is dropped
+                    yield from self._judge(sentence, cited, grounder, raw)
+        finally:
+            close = getattr(stream, "close", None)
+            if close:
+                close()
+
+    @staticmethod
+    def _judge(sentence: str, cited, grounder: Grounder, raw: bool) -> Iterator[Claim | str]:
+        if raw:
+            yield sentence + "".join(f" [{n}]" for n in cited[:1])
+            return
+        claim = grounder.feed(sentence, cited)
+        if claim is not None:
+            yield claim
+
+    @staticmethod
+    def _render(claim: Claim, sources, citations: dict[tuple, int]) -> str:
+        """The sentence with its citation number before the closing punctuation."""
+        key = (sources[claim.source].doc_id, *claim.span)
+        n = citations.setdefault(key, len(citations) + 1)
+        text = claim.text.rstrip()
+        match = re.search(r"[.!?][\"”’']?$", text)
+        end = match.group(0) if match else "."
+        if match:
+            text = text[: match.start()].rstrip()
+        return f"{text} [{n}]{end}"
+
+    def _citations(self, citations: dict[tuple, int], sources) -> list[Citation]:
+        out = []
+        for (doc_id, start, end), n in sorted(citations.items(), key=lambda kv: kv[1]):
+            doc = self.store.documents[doc_id]
+            out.append(Citation(n, doc_id, doc.title, doc.text[start:end], start, end, doc.url))
+        return out

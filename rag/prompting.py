@@ -1,0 +1,53 @@
+"""Prompt templates as data, and numbered sources packed into a token budget.
+
+The sources are numbered [1]..[n] in the order the retriever ranked them; the grounding
+check maps the model's [n] markers back to these chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .types import Hit
+
+SYSTEM = (
+    "You are a helpful assistant for a psychiatry clinic. Answer only from the sources. "
+    "Copy the wording of the sources. Answer in one or two short sentences and end each "
+    "sentence with its source number, like [1]."
+)
+USER = "Sources:\n{sources}\n\n{earlier}Question: {question}"
+EARLIER = "Earlier question: {previous}\n"
+SOURCE = "[{n}] {heading}{text}"
+
+
+@dataclass(frozen=True)
+class Prompt:
+    messages: list[dict[str, str]]
+    sources: list[Hit]  # sources[i] is what the model calls [i + 1]
+
+
+def _approx_tokens(text: str) -> int:
+    return len(text) // 3 + 1  # a cautious estimate for English BPE vocabularies
+
+
+def build_prompt(question: str, hits: Sequence[Hit], history: Sequence[Mapping[str, str]] = (),
+                 token_budget: int = 700, count_tokens: Callable[[str], int] | None = None) -> Prompt:
+    """Number the hits as sources, keeping whole sources while they fit the budget."""
+    count = count_tokens or _approx_tokens
+    previous = [t["content"] for t in history if t.get("role") == "user" and t.get("content")]
+    earlier = EARLIER.format(previous=previous[-1][:300]) if previous else ""
+    used = count(SYSTEM) + count(USER.format(sources="", earlier=earlier, question=question))
+    lines: list[str] = []
+    kept: list[Hit] = []
+    for hit in hits:
+        heading = f"{hit.chunk.heading}: " if hit.chunk.heading else ""
+        line = SOURCE.format(n=len(kept) + 1, heading=heading, text=hit.chunk.text)
+        cost = count(line)
+        if kept and used + cost > token_budget:
+            break
+        lines.append(line)
+        kept.append(hit)
+        used += cost
+    user = USER.format(sources="\n".join(lines), earlier=earlier, question=question)
+    return Prompt([{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}], kept)

@@ -1,0 +1,30 @@
+"""Builds a ready pipeline from settings: index (built if missing or stale), models, texts.
+
+Shared by the app, the CLI and the evaluation so all three answer the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .config import Settings
+from .embedding import make_embedder
+from .generation import make_generator
+from .ingestion import build_index
+from .pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+def build_pipeline(settings: Settings, *, warm: bool = False, **pipeline_options) -> Pipeline:
+    """Load (or build) the index and wire the configured models into a pipeline."""
+    embedder = make_embedder(settings.embedder)
+    store, report = build_index(settings.corpus_dir, settings.index_dir, embedder, settings.chunk_max_chars)
+    if report.changed:
+        log.info("index rebuilt: %s", report.summary())
+    generator = make_generator(settings)
+    if warm:
+        embedder.embed(["warm up"])
+        if generator is not None and hasattr(generator, "load"):
+            generator.load()
+    return Pipeline(settings, store, embedder, generator, **pipeline_options)
