@@ -119,3 +119,20 @@ def test_cli_prints_one_json_answer_per_question(tmp_path):
     lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert [a["status"] for a in lines] == ["answered", "not_found"]
     assert "NMDA" in lines[0]["answer"] and lines[0]["citations"][0]["quote"]
+
+
+def test_ingest_cli_builds_then_reuses_the_index(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    cmd = [sys.executable, "ingest.py", "--index", str(tmp_path / "index"), "--quiet"]
+    first = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert "index updated: 1 documents" in first.stdout and "embedded" in first.stdout
+    second = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=300)
+    assert "index up to date" in second.stdout and "0 embedded" in second.stdout
+    bad = subprocess.run([sys.executable, "ingest.py", "--corpus", str(tmp_path / "missing"), "--index",
+                          str(tmp_path / "i2")], capture_output=True, text=True, cwd=root, timeout=300)
+    assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,0 +1,240 @@
+"""Evaluation run: ``python -m rag.evaluate --questions eval/questions.jsonl --out eval/out``.
+
+Answers every question in-process (one or several configurations side by side, ``--compare``)
+or through a running server's REST API (``--url``), scores the answers without a language-model
+judge (``rag.evaluation``), writes results.jsonl, metrics.json and the report (``rag.report``),
+and with ``--gate`` exits non-zero when a metric falls below the thresholds kept in the repo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .errors import RagError
+from .evaluation import (
+    EvaluationError,
+    Item,
+    Row,
+    check,
+    compute_metrics,
+    describe,
+    load_questions,
+    load_thresholds,
+    score_item,
+    split_sentences,
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A pipeline variant: settings overrides plus ``Pipeline`` keyword options."""
+
+    description: str
+    settings: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+
+
+CONFIGS: dict[str, Config] = {
+    "full": Config("the default pipeline: hybrid retrieval, safety gate, coverage check, SmolLM2, grounding"),
+    "naive": Config("no safety gate, no refusals, no grounding: retrieve, prompt, print what the model says "
+                    "(how most RAG demos work); it attaches no citations, so its [n] markers are scored "
+                    "against the sources its prompt numbered", options={"guard": False}),
+    "dense": Config("the full pipeline with dense (FAISS) retrieval only, no BM25",
+                    options={"retrieval_mode": "dense"}),
+    "bm25": Config("the full pipeline with BM25 retrieval only, no dense search", options={"retrieval_mode": "bm25"}),
+    "extractive": Config("the full pipeline without a language model: answers are the article's own sentences",
+                         settings={"generator": "extractive"}),
+}
+DEFAULT_THRESHOLDS = Path("eval") / "thresholds.json"
+
+
+# --- answering ----------------------------------------------------------------------------------
+def _error_result(message: str, elapsed_ms: float) -> dict:
+    return {"answer": "", "status": "error", "citations": [], "timings_ms": {"total": elapsed_ms},
+            "error": message}
+
+
+def ask_pipeline(pipeline, item: Item) -> tuple[dict, list[tuple[str, int, int]]]:
+    """The answer in the REST shape plus the retriever's hits (doc_id, start, end), best first."""
+    t0 = time.perf_counter()
+    try:
+        result = pipeline.ask(item.question, list(item.history)).to_dict()
+    except RagError as exc:  # bad input or a failing model: recorded, the run goes on
+        result = _error_result(f"{type(exc).__name__}: {exc}", (time.perf_counter() - t0) * 1e3)
+    retrieval = pipeline.retriever.search(item.question, list(item.history))
+    if result["status"] == "answered" and not result["citations"]:
+        result["citations"] = prompt_sources(pipeline, item, retrieval.hits, result["answer"])
+    return result, [(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in retrieval.hits]
+
+
+def prompt_sources(pipeline, item: Item, hits, answer: str) -> list[dict]:
+    """The numbered sources the model was shown, as citations.
+
+    The naive pipeline returns its model's text with ``[n]`` markers but no citations; scoring
+    those markers against what the prompt called [n] measures what the model wrote, instead of
+    counting every sentence unsupported merely because nothing was attached."""
+    from .prompting import build_prompt
+
+    prompt = build_prompt(item.question.strip(), hits, list(item.history), pipeline.settings.prompt_token_budget)
+    documents = pipeline.store.documents
+    cited = {n for _, ns in split_sentences(answer) for n in ns}
+    return [{"n": n, "doc_id": h.chunk.doc_id, "title": documents[h.chunk.doc_id].title, "quote": h.chunk.text,
+             "start": h.chunk.start, "end": h.chunk.end, "url": documents[h.chunk.doc_id].url,
+             "from_prompt": True} for n, h in enumerate(prompt.sources, 1) if n in cited]
+
+
+def ask_url(url: str, item: Item, timeout: float = 120.0) -> dict:
+    """``POST {url}/api/ask``; HTTP errors become ``status: error`` rows, an unreachable server stops the run."""
+    body = json.dumps({"question": item.question, "history": list(item.history)}).encode("utf-8")
+    request = urllib.request.Request(url.rstrip("/") + "/api/ask", data=body, method="POST",
+                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+    t0 = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            result = json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read().decode("utf-8")).get("error", "")
+        except (ValueError, AttributeError):
+            message = ""
+        return _error_result(f"HTTP {exc.code}: {message or exc.reason}", (time.perf_counter() - t0) * 1e3)
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, TimeoutError):  # one slow answer is a result, not a dead server
+            return _error_result(f"no reply within {timeout:.0f} s", (time.perf_counter() - t0) * 1e3)
+        raise EvaluationError(f"cannot reach {url}/api/ask ({reason}); is the app running (make run)?") from None
+    except ValueError:
+        return _error_result("the server's reply is not JSON", (time.perf_counter() - t0) * 1e3)
+    if not isinstance(result, dict) or "status" not in result:
+        return _error_result("the server's reply lacks a status", (time.perf_counter() - t0) * 1e3)
+    result.setdefault("timings_ms", {})
+    result["timings_ms"].setdefault("total", (time.perf_counter() - t0) * 1e3)
+    result["client_ms"] = round((time.perf_counter() - t0) * 1e3, 1)
+    return result
+
+
+def _progress(items: Sequence[Item], name: str) -> Iterator[Item]:
+    from tqdm import tqdm
+
+    yield from tqdm(items, desc=name, unit="q", file=sys.stderr, dynamic_ncols=True)
+
+
+def run_config(name: str, items: Sequence[Item], answer: Callable[[Item], tuple[dict, list | None]],
+               documents: Mapping[str, str], results) -> list[Row]:
+    """Answer and score every item; each row is written to ``results`` as soon as it is scored."""
+    rows = []
+    for item in _progress(items, name):
+        result, hits = answer(item)
+        row = Row(item, result, score_item(item, result, documents, hits))
+        rows.append(row)
+        record = {"config": name, "id": item.id, "category": item.category, "question": item.question,
+                  "expected_status": item.expected_status, **result, "retrieved": hits, "scores": row.scores}
+        results.write(json.dumps(record, ensure_ascii=False) + "\n")
+        results.flush()
+    return rows
+
+
+# --- the command --------------------------------------------------------------------------------
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    names = ", ".join(f"{k} ({c.description})" for k, c in CONFIGS.items())
+    parser = argparse.ArgumentParser(prog="python -m rag.evaluate", description=__doc__.split("\n\n")[0],
+                                     epilog=f"configurations: {names}")
+    parser.add_argument("--questions", type=Path, required=True, help="question set (JSONL, see the design notes)")
+    parser.add_argument("--out", type=Path, required=True, help="folder for results.jsonl, metrics.json, report.*")
+    parser.add_argument("--compare", default="full", help="comma-separated configurations (default: full)")
+    parser.add_argument("--url", help="evaluate a running server through POST {url}/api/ask instead")
+    parser.add_argument("--gate", type=Path, help="thresholds file; exit 1 when a gate threshold is not met")
+    parser.add_argument("--targets", type=Path, help=f"thresholds file whose targets the report checks "
+                                                     f"(default: the --gate file, else {DEFAULT_THRESHOLDS})")
+    parser.add_argument("--limit", type=int, help="only the first N questions (a quick look)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per question with --url")
+    args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    args.configs = [c.strip() for c in args.compare.split(",") if c.strip()]
+    unknown = [c for c in args.configs if c not in CONFIGS]
+    if unknown or not args.configs:
+        parser.error(f"unknown configuration(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(CONFIGS)}")
+    if args.url and args.compare != "full":
+        parser.error("--compare builds pipelines in-process; with --url the server's own configuration is evaluated")
+    return args
+
+
+def main(argv: Sequence[str] | None = None, *, settings=None, build: Callable | None = None) -> int:
+    """Exit status: 0 done (gate passed), 1 gate failed, 2 the run could not be made.
+
+    ``settings`` and ``build`` (``build(settings, **options) -> Pipeline``) let tests run with fakes."""
+    args = parse_args(argv)
+    try:
+        return _main(args, settings, build)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(args: argparse.Namespace, settings, build: Callable | None) -> int:
+    from .config import ROOT, Settings
+    from .report import Run, write_reports
+
+    items = load_questions(args.questions)[: args.limit]
+    thresholds_path = args.targets or args.gate or ROOT / DEFAULT_THRESHOLDS
+    thresholds = load_thresholds(thresholds_path) if (args.gate or args.targets or thresholds_path.is_file()) else {}
+    settings = settings or Settings()
+    args.out.mkdir(parents=True, exist_ok=True)
+    runs: list[Run] = []
+    with open(args.out / "results.jsonl", "w", encoding="utf-8") as results:
+        if args.url:
+            from .documents import load_corpus
+
+            documents = {d.doc_id: d.text for d in load_corpus(settings.corpus_dir)}
+            rows = run_config("server", items, lambda it: (ask_url(args.url, it, args.timeout), None),
+                              documents, results)
+            runs.append(Run("server", f"the server at {args.url}", rows, compute_metrics(rows)))
+        else:
+            if build is None:
+                from .service import build_pipeline as build
+            for name in args.configs:
+                config = CONFIGS[name]
+                print(f"building `{name}`: {config.description}", file=sys.stderr)
+                pipeline = build(settings.with_overrides(**config.settings), warm=True, **config.options)
+                documents = {doc_id: d.text for doc_id, d in pipeline.store.documents.items()}
+                rows = run_config(name, items, lambda it, p=pipeline: ask_pipeline(p, it), documents, results)
+                runs.append(Run(name, config.description, rows, compute_metrics(rows)))
+                del pipeline  # one model in memory at a time
+                gc.collect()
+
+    gated = next((r for r in runs if r.name == "full"), runs[0])
+    targets = check(gated.metrics, thresholds.get("targets", {}))
+    gate = check(gated.metrics, load_thresholds(args.gate).get("gate", {})) if args.gate else []
+    meta = {"questions": args.questions.name, "n_items": len(items), "gated": gated.name,
+            "source": f"server {args.url}" if args.url else "in-process",
+            "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    metrics = {"meta": meta, "configs": {r.name: {"description": r.description, **r.metrics} for r in runs},
+               "targets": targets, "gate": gate}
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_reports(args.out, runs, meta, targets, gate)
+    print(f"wrote results.jsonl, metrics.json, report.md, report.html, comparison.md to {args.out}")
+    missed = [describe(t) for t in targets if not t["ok"]]
+    if missed:
+        print(f"targets not reached by `{gated.name}`: " + "; ".join(missed))
+    failed = [describe(g) for g in gate if not g["ok"]]
+    if failed:
+        print(f"GATE FAILED for `{gated.name}` ({args.gate}):\n  " + "\n  ".join(failed), file=sys.stderr)
+        return 1
+    if args.gate:
+        print(f"gate passed: {len(gate)} thresholds met by `{gated.name}`")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
