@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .grounding import paraphrases
-from .textnorm import STOPWORDS, stem, words
+from .textnorm import NUMBER_WORDS, STOPWORDS, stem, words
 
 SOFT_MATCH = 0.68  # word-embedding cosine above which an unseen word counts as a corpus word
 
@@ -55,6 +55,31 @@ def _names(question: str) -> set[str]:
         if (len(token) >= 2 and token.isupper()) or (token[0].isupper() and not starts_sentence):
             out.add(token.lower())
     return out
+
+
+_ASKS_DURATION = re.compile(r"\bhow long (?:is|does|do|will|would|until)\b", re.IGNORECASE)
+_ASKS_COUNT = re.compile(
+    r"\bhow (?:many|much|often|frequently)\b|\bwhat (?:dose|dosage|amount|percentage|percent|proportion)\b|"
+    r"\bwhat (?:are the )?(?:odds|chances)\b", re.IGNORECASE)
+_COUNT = r"\d|\b(?:" + "|".join(sorted(NUMBER_WORDS)) + r"|dozens?|hundreds|thousands|millions)\b"
+_STATES = {
+    "count": re.compile(_COUNT, re.IGNORECASE),
+    "duration": re.compile(_COUNT + r"|\b(?:minutes?|hours?|days?|weeks?|months?|years?|decades?)\b", re.IGNORECASE),
+}
+
+
+def asks_for_quantity(question: str) -> str | None:
+    """"count" for "how many sessions?" or "what dose?", "duration" for "how long does it take?"."""
+    if _ASKS_COUNT.search(question):
+        return "count"
+    if _ASKS_DURATION.search(question):
+        return "duration"
+    return None
+
+
+def states_quantity(text: str, kind: str) -> bool:
+    """Only a passage that states an amount of the asked kind can answer such a question."""
+    return bool(_STATES[kind].search(text))
 
 
 class CoverageChecker:

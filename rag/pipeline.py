@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from .coverage import CoverageChecker
+from .coverage import CoverageChecker, asks_for_quantity, states_quantity
 from .embedding import Embedder
 from .errors import GenerationError, InputError
 from .generation import Generator
@@ -28,6 +28,7 @@ from .types import Answer, Citation
 log = logging.getLogger("rag.pipeline")
 MAX_DROPPED = 2  # unsupported sentences after which the rest of the reply is not awaited
 RELEVANCE_MARGIN = 0.15  # a generated claim may score this much below the best sentence
+QUANTITY_WINDOW = 3  # top-ranked sentences that must state an amount when one is asked for
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,10 @@ class Pipeline:
         ranked = rank_sentences(qvec, sources, self.embedder.embed, question)
         best = ranked[0].score if ranked else 0.0
         timings["rank_sentences"] = (time.perf_counter() - t_rank) * 1e3
-        if self.guard and best < self.settings.min_support:
+        # A question asking for an amount is covered only if a relevant passage states one.
+        kind = asks_for_quantity(question)
+        unanswered_amount = bool(kind) and not any(states_quantity(r.text, kind) for r in ranked[:QUANTITY_WINDOW])
+        if self.guard and (best < self.settings.min_support or unanswered_amount):
             yield from finish(Answer(self.messages.not_found, "not_found", notice=footer))
             return
         if self.generator is not None:

@@ -145,3 +145,12 @@ def test_naive_baseline_passes_model_text_through(settings, store, embedder):
     gen = ScriptedGenerator("Ketamine cures depression in 24 hours [1].")
     answer = make(settings, store, embedder, gen, guard=False).ask("How quickly does ketamine work?")
     assert "24 hours" in answer.answer  # what the grounding check exists to stop
+
+
+def test_a_question_asking_for_an_amount_needs_a_passage_that_states_one(settings, store, embedder):
+    pipeline = make(settings, store, embedder)
+    assert pipeline.ask("How many repeated ketamine infusions are needed for sustained effects?").status == \
+        "not_found"
+    assert pipeline.ask("What dose of ketamine is used in maintenance therapy?").status == "not_found"
+    answered = pipeline.ask("How long do traditional antidepressants take to produce therapeutic effects?")
+    assert answered.status == "answered" and "weeks to months" in answered.answer
