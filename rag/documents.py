@@ -8,6 +8,7 @@ and trims whitespace around lines.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from .errors import RagError
 from .types import Document
 
+log = logging.getLogger(__name__)
 SUPPORTED = (".txt", ".md", ".html", ".htm", ".pdf")
 META_SUFFIX = ".meta.json"
 
@@ -28,8 +30,21 @@ _BARE_URL = re.compile(r"^(https?://|www\.)\S+$", re.IGNORECASE)
 _MD_HEADING = re.compile(r"^#{1,6}\s+")
 
 
+def _without_instructions(line: str) -> str:
+    """The line minus sentences addressed to the assistant (text planted to steer it)."""
+    from .chunking import split_sentences
+    from .safety import addressed_to_the_assistant
+
+    spans = split_sentences(line)
+    kept = [line[s:e] for s, e in spans if not addressed_to_the_assistant(line[s:e])]
+    if len(kept) == len(spans):
+        return line
+    log.warning("left out %d sentence(s) addressed to the assistant", len(spans) - len(kept))
+    return " ".join(kept)
+
+
 def clean_text(raw: str, category: str | None = None) -> str:
-    """Drop page leftovers line by line; keep every kept line's characters as they were."""
+    """Drop page leftovers and planted instructions; never rewrite a kept sentence."""
     lines = [line.strip() for line in raw.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     kept: list[str] = []
     for line in lines:
@@ -37,7 +52,7 @@ def clean_text(raw: str, category: str | None = None) -> str:
             break
         if _BARE_URL.match(line):
             continue
-        kept.append(line)
+        kept.append(_without_instructions(line) if line else line)
     while kept and not kept[0]:
         kept.pop(0)
     if category and kept and kept[0].casefold() == category.strip().casefold():

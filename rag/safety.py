@@ -824,3 +824,10 @@ def _offtopic(text: str, history: Sequence[Mapping[str, str]]) -> bool:
     # "can I play football after it?" follows a ketamine question: the pronoun carries the topic.
     short_followup = len(text.split()) <= 12 and _REFERS.search(text)
     return not (short_followup and last and DOMAIN.search(normalise(last)))
+
+
+def addressed_to_the_assistant(text: str) -> bool:
+    """Does this sentence talk to the assistant ("ignore previous instructions", a fake system
+    turn) rather than to a reader? Such sentences in a corpus document are a planted
+    instruction: ingest leaves them out, so the model never sees them and no answer quotes them."""
+    return bool(INJECTION_RAW.search(unicodedata.normalize("NFKC", text)) or INJECTION.search(normalise(text)))
