@@ -1,6 +1,8 @@
-"""Start the clinic assistant: Gradio chat at /, REST API at /api, health at /healthz.
+"""Start the clinic assistant: Gradio chat at /, REST API at /api, health at /healthz, docs at /docs.
 
-    python app.py [--host 127.0.0.1] [--port 7860] [--generator smollm2|extractive]
+    python app.py [--host 127.0.0.1] [--port 7860] [--generator smollm2|extractive|FOLDER] ...
+
+Every flag overrides the matching CLINIC_* environment variable (see rag/config.py).
 """
 
 from __future__ import annotations
@@ -8,44 +10,114 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
+
+# Gradio routes a patient-facing page has no use for; the chat has no file components.
+BLOCKED_PREFIXES = ("/gradio_api/upload", "/upload")
+# The REST routes and their methods: anything else under /api gets a JSON error, not Gradio's page.
+API_METHODS = {"/api/ask": {"POST"}, "/api/ask/stream": {"POST"}, "/healthz": {"GET", "HEAD"}}
 
 
 def create_app(settings, pipeline=None):
     """The FastAPI app with the REST API and the Gradio chat mounted on one server."""
     import gradio as gr
-    from fastapi import FastAPI
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
 
-    from rag.api import install_error_handlers, make_router
-    from rag.chat_ui import build_chat
+    from rag.api import Gate, install_error_handlers, make_router
+    from rag.chat_ui import build_chat, page_assets
     from rag.service import build_pipeline
 
     pipeline = pipeline or build_pipeline(settings, warm=True)
+    gate = Gate(settings.concurrency, settings.queue_size)
     app = FastAPI(title="Clinic Q&A assistant", version="1.0",
                   description="Answers patients' questions from the clinic's articles, with verbatim citations.")
+    app.state.gate = gate
     install_error_handlers(app)
-    app.include_router(make_router(lambda: pipeline))
-    demo = build_chat(lambda: pipeline, pipeline.messages.disclaimer)
-    demo.queue(max_size=32, default_concurrency_limit=2)
-    return gr.mount_gradio_app(app, demo, path="/", show_error=False, enable_monitoring=False,
-                               mcp_server=False, footer_links=["api"])
+
+    @app.middleware("http")
+    async def harden(request: Request, call_next):
+        path = request.url.path
+        if any(path == p or path.startswith(p + "/") or path.startswith(p + "?") for p in BLOCKED_PREFIXES):
+            return JSONResponse({"error": "not available"}, status_code=404)
+        allowed = API_METHODS.get(path)
+        if allowed is not None and request.method not in allowed:
+            return JSONResponse({"error": f"use {' or '.join(sorted(allowed))} for {path}"}, status_code=405,
+                                headers={"Allow": ", ".join(sorted(allowed))})
+        if allowed is None and path.startswith("/api/"):
+            return JSONResponse({"error": "no such endpoint; the API is described at /docs"}, status_code=404)
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        return response
+
+    app.include_router(make_router(lambda: pipeline, gate=gate, max_question_chars=settings.max_question_chars))
+    demo = build_chat(lambda: pipeline, settings, gate=gate)
+    demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency, api_open=False)
+    return gr.mount_gradio_app(
+        app, demo, path="/", show_error=False, footer_links=[], run_history=False, pwa=False, ssr_mode=False,
+        enable_monitoring=settings.monitoring, mcp_server=settings.mcp_server, max_file_size=1,
+        **page_assets(),
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    models = p.add_argument_group("models and retrieval")
+    models.add_argument("--generator", help="smollm2 (default) | extractive | a local model folder")
+    models.add_argument("--embedder", help="packaged (default) | a local sentence-transformers folder")
+    models.add_argument("--top-k", type=int, help="sources given to the model (default 4)")
+    models.add_argument("--corpus-dir", type=Path)
+    models.add_argument("--index-dir", type=Path)
+    limits = p.add_argument_group("limits")
+    limits.add_argument("--max-question-chars", type=int, help="longer questions are refused (default 1000)")
+    limits.add_argument("--max-history-turns", type=int, help="earlier turns a follow-up may use (default 6)")
+    limits.add_argument("--concurrency", type=int, help="answers computed at once (default 2)")
+    limits.add_argument("--queue-size", type=int, help="requests that may wait; more are told to retry (default 32)")
+    clinic = p.add_argument_group("the clinic")
+    clinic.add_argument("--clinic-name")
+    clinic.add_argument("--contact", help="how patients reach the clinic (website, phone)")
+    clinic.add_argument("--crisis-lines", help="replaces the crisis lines text (one '- ' line per number)")
+    clinic.add_argument("--article-base-url", help="link base for documents that have no url of their own")
+    clinic.add_argument("--messages-file", type=Path, help="a reviewed or translated copy of rag/messages.toml")
+    privacy = p.add_argument_group("privacy and features (all off by default)")
+    privacy.add_argument("--feedback-file", type=Path, help="keep thumbs up/down counts per question here")
+    privacy.add_argument("--log-content", action="store_true", default=None, help="log patients' messages")
+    privacy.add_argument("--monitoring", action="store_true", default=None, help="Gradio's /monitoring page")
+    privacy.add_argument("--mcp-server", action="store_true", default=None, help="expose the chat over MCP")
+    return p
+
+
+def settings_from_args(args: argparse.Namespace):
+    from rag.config import Settings
+
+    fields = ("generator", "embedder", "top_k", "corpus_dir", "index_dir", "max_question_chars",
+              "max_history_turns", "concurrency", "queue_size", "clinic_name", "contact", "crisis_lines",
+              "article_base_url", "messages_file", "feedback_file", "log_content", "monitoring", "mcp_server")
+    overrides = {name: getattr(args, name) for name in fields}
+    if overrides["crisis_lines"]:
+        overrides["crisis_lines"] = overrides["crisis_lines"].replace("\\n", "\n")
+    # Keyword arguments win over CLINIC_* variables, and are validated like them.
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, local only)")
-    parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--generator", help="smollm2 (default) | extractive | a local model folder")
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     import uvicorn
+    from pydantic import ValidationError
 
-    from rag.config import Settings
     from rag.errors import RagError
 
-    settings = Settings().with_overrides(generator=args.generator)
     try:
+        settings = settings_from_args(args)
         app = create_app(settings)
+    except ValidationError as exc:
+        print(f"cannot start: invalid setting: {exc}", file=sys.stderr)
+        return 2
     except RagError as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         return 2

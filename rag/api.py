@@ -2,45 +2,146 @@
 
 Bad input gets a 4xx with ``{"error": "..."}``; nothing a patient sends produces a 500 or a
 stack trace. Message text is never logged unless the clinic turns content logging on.
+
+The two POST routes read the raw body themselves (so every malformed body gets the same
+friendly 4xx instead of FastAPI's validation format), and declare the body they expect in the
+OpenAPI schema through ``openapi_extra``, so /docs and schema-driven fuzzers see it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .chat_ui import BUSY, FRIENDLY_ERROR, article_url, log_failure
 from .errors import InputError
-from .pipeline import Pipeline
+from .pipeline import Pipeline, validate
 
 log = logging.getLogger("rag.api")
 MAX_BODY_BYTES = 64 * 1024
-FRIENDLY = "Sorry, something went wrong on our side. Please try again, or contact the clinic."
+FRIENDLY = FRIENDLY_ERROR
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+class Gate:
+    """At most ``concurrency`` answers at once across the chat and the API (one model, on the
+    CPU), and at most ``queue_size`` more waiting; past that, callers are told to retry."""
+
+    def __init__(self, concurrency: int, queue_size: int):
+        self._slots = threading.BoundedSemaphore(max(1, concurrency))
+        self._lock = threading.Lock()
+        self.inside = 0
+        self.capacity = max(1, concurrency) + max(0, queue_size)
+
+    def busy(self) -> bool:
+        return self.inside >= self.capacity
+
+    @contextmanager
+    def slot(self):
+        with self._lock:
+            self.inside += 1
+        try:
+            with self._slots:
+                yield
+        finally:
+            with self._lock:
+                self.inside -= 1
+
+
+# --- the documented shapes (for /docs and schema-driven tools) -------------------------------
+def _request_schema(max_chars: int) -> dict:
+    return {
+        "type": "object",
+        "required": ["question"],
+        "properties": {
+            "question": {"type": "string", "minLength": 1, "maxLength": max_chars,
+                         "description": "the patient's question",
+                         "example": "How quickly does ketamine work for depression?"},
+            "history": {"type": "array", "description": "earlier turns, oldest first (optional)",
+                        "items": {"type": "object", "required": ["role", "content"],
+                                  "properties": {"role": {"type": "string", "enum": ["user", "assistant"]},
+                                                 "content": {"type": "string"}}}},
+        },
+    }
+
+
+_CITATION = {"type": "object", "required": ["n", "doc_id", "title", "quote", "start", "end", "url"],
+             "properties": {"n": {"type": "integer"}, "doc_id": {"type": "string"}, "title": {"type": "string"},
+                            "quote": {"type": "string", "description": "verbatim text of the document at [start, end)"},
+                            "start": {"type": "integer"}, "end": {"type": "integer"},
+                            "url": {"type": ["string", "null"]}}}
+_ANSWER = {"type": "object", "required": ["answer", "status", "citations", "timings_ms"],
+           "properties": {"answer": {"type": "string", "description": "carries [n] citation markers"},
+                          "status": {"type": "string", "enum": ["answered", "not_found", "crisis", "declined"]},
+                          "citations": {"type": "array", "items": _CITATION},
+                          "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
+                          "notice": {"type": "string", "description": "crisis lines or a fallback note, if any"}}}
+_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "400": _json(_ERROR, "the body is not a JSON object"),
+    "413": _json(_ERROR, "the body or the question is too long"),
+    "422": _json(_ERROR, "a field is missing, empty or of the wrong type"),
+    "503": _json(_ERROR, "the assistant is busy or failed; try again"),
+}
+
+
+def _openapi(max_chars: int, ok: dict) -> dict:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": _request_schema(max_chars)}}},
+            "responses": {"200": ok, **_ERRORS}}
+
+
+# --- reading a request ----------------------------------------------------------------------
+def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _clean(text: str) -> str:
+    """Lone surrogates (valid in JSON escapes, not in UTF-8) would fail later, mid-answer."""
+    return text.encode("utf-8", "replace").decode("utf-8") if isinstance(text, str) else text
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The body, or None when it exceeds MAX_BODY_BYTES (read no further than that)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
 
 
 async def _read_request(request: Request, pipeline: Pipeline) -> tuple[str, list] | JSONResponse:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
+    body = await _read_body(request)
+    if body is None:
         return _error(413, f"request body too large; the limit is {MAX_BODY_BYTES} bytes")
     try:
         data = json.loads(body or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return _error(400, 'body must be JSON like {"question": "..."}')
     if not isinstance(data, dict):
         return _error(400, 'body must be a JSON object like {"question": "..."}')
     settings = pipeline.settings
+    history = data.get("history")
+    if isinstance(history, list):
+        history = [{**t, "content": _clean(t.get("content"))} if isinstance(t, dict) else t for t in history]
     try:
-        from .pipeline import validate
-
-        question, history = validate(data.get("question"), data.get("history"),
+        question, history = validate(_clean(data.get("question")), history,
                                      settings.max_question_chars, settings.max_history_turns)
     except InputError as exc:
         status = 413 if "too long" in str(exc) else 422
@@ -48,45 +149,79 @@ async def _read_request(request: Request, pipeline: Pipeline) -> tuple[str, list
     return question, history
 
 
-def make_router(get_pipeline) -> APIRouter:
+def _with_urls(data: dict, base_url: str | None) -> dict:
+    for c in data.get("citations", []):
+        c["url"] = article_url(c["doc_id"], c.get("url"), base_url)
+    return data
+
+
+def make_router(get_pipeline, *, gate: Gate | None = None, max_question_chars: int = 1000) -> APIRouter:
     """Routes bound to a pipeline getter (the pipeline may still be loading at import time)."""
     router = APIRouter()
+    ok_json = _json(_ANSWER, "the answer with its citations")
+    ok_sse = {"description": "Server-Sent Events: `token` (JSON string, the next checked sentence), `citations` "
+                             "(JSON list), `done` (the full answer object), or `error` ({\"error\"})",
+              "content": {"text/event-stream": {"schema": {"type": "string"}}}}
 
-    @router.post("/api/ask", summary="Answer one question with citations")
+    def busy() -> JSONResponse | None:
+        if gate is not None and gate.busy():
+            return _error(503, BUSY, {"Retry-After": "30"})
+        return None
+
+    @router.post("/api/ask", summary="Answer one question with citations", tags=["answers"],
+                 openapi_extra=_openapi(max_question_chars, ok_json))
     async def ask(request: Request):
         pipeline = get_pipeline()
         parsed = await _read_request(request, pipeline)
         if isinstance(parsed, JSONResponse):
             return parsed
+        if (refused := busy()) is not None:
+            return refused
         question, history = parsed
-        try:
-            answer = await run_in_threadpool(pipeline.ask, question, history)
-        except Exception:
-            log.exception("answering failed")
-            return _error(503, FRIENDLY)
-        return JSONResponse(answer.to_dict())
 
-    @router.post("/api/ask/stream", summary="Answer as Server-Sent Events: token, citations, done, error")
+        def answer():
+            with gate.slot() if gate is not None else _no_gate():
+                return pipeline.ask(question, history)
+
+        try:
+            result = await run_in_threadpool(answer)
+        except Exception as exc:
+            log_failure(log, "answering", exc, pipeline.settings.log_content)
+            return _error(503, FRIENDLY)
+        return JSONResponse(_with_urls(result.to_dict(), pipeline.settings.article_base_url))
+
+    @router.post("/api/ask/stream", summary="Answer as Server-Sent Events: token, citations, done, error",
+                 tags=["answers"], openapi_extra=_openapi(max_question_chars, ok_sse))
     async def ask_stream(request: Request):
         pipeline = get_pipeline()
         parsed = await _read_request(request, pipeline)
         if isinstance(parsed, JSONResponse):
             return parsed
+        if (refused := busy()) is not None:
+            return refused
         question, history = parsed
+        base_url = pipeline.settings.article_base_url
 
         def events() -> Iterator[str]:
             try:
-                for event in pipeline.stream(question, history):
-                    data = event.data.to_dict() if event.kind == "done" else event.data
-                    yield f"event: {event.kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-            except Exception:
-                log.exception("streaming failed")
+                with gate.slot() if gate is not None else _no_gate():
+                    for event in pipeline.stream(question, history):
+                        if event.kind == "done":
+                            data = _with_urls(event.data.to_dict(), base_url)
+                        elif event.kind == "citations":
+                            data = [{**c, "url": article_url(c["doc_id"], c.get("url"), base_url)}
+                                    for c in event.data]
+                        else:
+                            data = event.data
+                        yield f"event: {event.kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+            except Exception as exc:
+                log_failure(log, "streaming", exc, pipeline.settings.log_content)
                 yield f"event: error\ndata: {json.dumps({'error': FRIENDLY})}\n\n"
 
         return StreamingResponse(iterate_in_threadpool(events()), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
-    @router.get("/healthz", summary="Index and model status")
+    @router.get("/healthz", summary="Index and model status", tags=["status"])
     async def healthz():
         pipeline = get_pipeline()
         store, generator = pipeline.store, pipeline.generator
@@ -102,10 +237,20 @@ def make_router(get_pipeline) -> APIRouter:
     return router
 
 
+@contextmanager
+def _no_gate():
+    yield
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Whatever escapes a route becomes a friendly JSON error, with details only in the log."""
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        message = exc.detail if isinstance(exc.detail, str) else "request not accepted"
+        return _error(exc.status_code, message, getattr(exc, "headers", None))
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):
-        log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
+        log_failure(log, f"request to {request.url.path}", exc)
         return _error(500, FRIENDLY)

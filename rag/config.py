@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     # Privacy: nothing a patient writes is logged unless the clinic turns this on.
     log_content: bool = False
 
+    # The browser chat and the server (app.py, rag/chat_ui.py, rag/api.py).
+    queue_size: int = Field(default=32, ge=1, description="requests that may wait for the model; more get 'busy'")
+    concurrency: int = Field(default=2, ge=1, description="answers computed at the same time (chat and API)")
+    feedback_file: Path | None = Field(default=None, description="thumbs up/down counts per question; None stores "
+                                                                 "nothing")
+    example_questions: list[str] | None = Field(default=None, description="chat examples; None uses the built-in "
+                                                                          "ones (answered by the first article)")
+    monitoring: bool = Field(default=False, description="Gradio's /monitoring page (off: it shows request data)")
+    mcp_server: bool = Field(default=False, description="expose the chat as an MCP tool")
+
     def with_overrides(self, **changes) -> Settings:
         """A copy with the given fields replaced (None values are ignored, as CLI defaults)."""
         changes = {k: v for k, v in changes.items() if v is not None}
