@@ -158,6 +158,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                                                      f"(default: the --gate file, else {DEFAULT_THRESHOLDS})")
     parser.add_argument("--limit", type=int, help="only the first N questions (a quick look)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per question with --url")
+    parser.add_argument("--rescore", type=Path, metavar="RESULTS_JSONL",
+                        help="score the answers of an earlier run again instead of asking (metrics or thresholds "
+                             "changed)")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
@@ -182,43 +185,102 @@ def main(argv: Sequence[str] | None = None, *, settings=None, build: Callable | 
         return 2
 
 
+def _answer(args: argparse.Namespace, items: Sequence[Item], settings, build: Callable | None, results) -> list:
+    """Ask every question of every configuration (or of the server)."""
+    from .report import Run
+
+    if args.url:
+        from .documents import load_corpus
+
+        documents = {d.doc_id: d.text for d in load_corpus(settings.corpus_dir)}
+        rows = run_config("server", items, lambda it: (ask_url(args.url, it, args.timeout), None), documents, results)
+        return [Run("server", f"the server at {args.url}", rows, compute_metrics(rows))]
+    if build is None:
+        from .service import build_pipeline as build
+    runs = []
+    for name in args.configs:
+        config = CONFIGS[name]
+        print(f"building `{name}`: {config.description}", file=sys.stderr)
+        pipeline = build(settings.with_overrides(**config.settings), warm=True, **config.options)
+        documents = {doc_id: d.text for doc_id, d in pipeline.store.documents.items()}
+        rows = run_config(name, items, lambda it, p=pipeline: ask_pipeline(p, it), documents, results)
+        runs.append(Run(name, config.description, rows, compute_metrics(rows)))
+        del pipeline  # one model in memory at a time
+        gc.collect()
+    return runs
+
+
+def code_version() -> str | None:
+    """The commit the answers came from (with "+changes" when files were edited), so numbers can be
+    traced to code; None outside a git checkout."""
+    import subprocess
+
+    from .config import ROOT
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+changes" if dirty else "")
+
+
+def _read_results(path: Path) -> list[dict]:
+    try:
+        return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, ValueError) as exc:
+        raise EvaluationError(f"cannot read earlier results {path}: {exc}") from None
+
+
+def _rescore(records: Sequence[dict], items: Sequence[Item], settings, results) -> list:
+    """Score the answers of an earlier run again (new metrics, new thresholds) without asking again."""
+    from .documents import load_corpus
+    from .report import Run
+
+    by_id = {i.id: i for i in items}
+    documents = {d.doc_id: d.text for d in load_corpus(settings.corpus_dir)}
+    grouped: dict[str, list[Row]] = {}
+    for record in records:
+        item = by_id.get(record.get("id"))
+        if item is None:
+            continue  # not in this question set (or cut by --limit)
+        result = {k: record[k] for k in ("answer", "status", "citations", "timings_ms", "notice", "error",
+                                          "client_ms") if k in record}
+        hits = [tuple(h) for h in record["retrieved"]] if record.get("retrieved") is not None else None
+        row = Row(item, result, score_item(item, result, documents, hits))
+        grouped.setdefault(record.get("config", "server"), []).append(row)
+        results.write(json.dumps({**record, "scores": row.scores}, ensure_ascii=False) + "\n")
+    if not grouped:
+        raise EvaluationError("the earlier results hold no answer to any question of this question set")
+    return [Run(name, CONFIGS[name].description if name in CONFIGS else name, rows, compute_metrics(rows))
+            for name, rows in grouped.items()]
+
+
 def _main(args: argparse.Namespace, settings, build: Callable | None) -> int:
     from .config import ROOT, Settings
-    from .report import Run, write_reports
+    from .report import write_reports
 
     items = load_questions(args.questions)[: args.limit]
     thresholds_path = args.targets or args.gate or ROOT / DEFAULT_THRESHOLDS
     thresholds = load_thresholds(thresholds_path) if (args.gate or args.targets or thresholds_path.is_file()) else {}
     settings = settings or Settings()
+    earlier = _read_results(args.rescore) if args.rescore else None  # read before results.jsonl is rewritten
+    code = "that of the earlier run" if earlier is not None else code_version()  # before a long run
     args.out.mkdir(parents=True, exist_ok=True)
-    runs: list[Run] = []
     with open(args.out / "results.jsonl", "w", encoding="utf-8") as results:
-        if args.url:
-            from .documents import load_corpus
-
-            documents = {d.doc_id: d.text for d in load_corpus(settings.corpus_dir)}
-            rows = run_config("server", items, lambda it: (ask_url(args.url, it, args.timeout), None),
-                              documents, results)
-            runs.append(Run("server", f"the server at {args.url}", rows, compute_metrics(rows)))
+        if earlier is not None:
+            runs = _rescore(earlier, items, settings, results)
         else:
-            if build is None:
-                from .service import build_pipeline as build
-            for name in args.configs:
-                config = CONFIGS[name]
-                print(f"building `{name}`: {config.description}", file=sys.stderr)
-                pipeline = build(settings.with_overrides(**config.settings), warm=True, **config.options)
-                documents = {doc_id: d.text for doc_id, d in pipeline.store.documents.items()}
-                rows = run_config(name, items, lambda it, p=pipeline: ask_pipeline(p, it), documents, results)
-                runs.append(Run(name, config.description, rows, compute_metrics(rows)))
-                del pipeline  # one model in memory at a time
-                gc.collect()
+            runs = _answer(args, items, settings, build, results)
 
     gated = next((r for r in runs if r.name == "full"), runs[0])
     targets = check(gated.metrics, thresholds.get("targets", {}))
     gate = check(gated.metrics, load_thresholds(args.gate).get("gate", {})) if args.gate else []
     meta = {"questions": args.questions.name, "n_items": len(items), "gated": gated.name,
-            "source": f"server {args.url}" if args.url else "in-process",
-            "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+            "source": f"server {args.url}" if args.url else "in-process" + (" (re-scored)" if args.rescore else ""),
+            "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "code": code}
     metrics = {"meta": meta, "configs": {r.name: {"description": r.description, **r.metrics} for r in runs},
                "targets": targets, "gate": gate}
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

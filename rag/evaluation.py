@@ -210,6 +210,15 @@ def sentence_support(answer: str, citations: Sequence[Mapping]) -> list[tuple[st
     return out
 
 
+def is_verbatim(answer: str, citations: Sequence[Mapping]) -> bool:
+    """Every sentence is word for word inside its cited quotes: the article's text, not the model's."""
+    quotes = {c.get("n"): normalise(c.get("quote") or "") for c in citations}
+    pairs = split_sentences(answer)
+    return bool(pairs) and all(
+        (body := normalise(strip_markers(sentence)).strip(" .!?")) and any(
+            body in quotes.get(n, "") for n in cited) for sentence, cited in pairs)
+
+
 @dataclass(frozen=True)
 class Span:
     doc_id: str
@@ -286,6 +295,7 @@ def score_item(item: Item, result: Mapping, documents: Mapping[str, str],
         support = sentence_support(answer, citations)
         scores["sentences"] = len(support)
         scores["unsupported"] = [s for s, ok in support if not ok]
+        scores["verbatim"] = is_verbatim(answer, citations)
     checks = citation_checks(citations, documents, spans if item.answerable else [])
     scores["citations_valid"] = sum(c["valid"] for c in checks)
     scores["citations"] = len(checks)
@@ -327,6 +337,7 @@ class Row:
 def compute_metrics(rows: Sequence[Row]) -> dict:
     """Aggregate the per-answer scores of one configuration (definitions in the README)."""
     answerable = [r for r in rows if r.item.answerable]
+    answered = [r for r in rows if r.result.get("status") == "answered"]
     crisis = [r for r in rows if r.item.category == "crisis"]
     sentences = sum(r.scores.get("sentences", 0) for r in rows)
     unsupported = sum(len(r.scores.get("unsupported", [])) for r in rows)
@@ -356,6 +367,8 @@ def compute_metrics(rows: Sequence[Row]) -> dict:
         "citation_precision": _share(sum(r.scores["citations_on_evidence"] for r in rows),
                                      sum(r.scores["citations_judged"] for r in rows)),
         "citations": sum(r.scores["citations"] for r in rows),
+        "verbatim_share": _share(sum(r.scores.get("verbatim", False) for r in answered),
+                                 len(answered)),
         "status_accuracy": _share(sum(r.scores["status_ok"] for r in rows), len(rows)),
         "status_accuracy_by_category": by_category,
         "false_refusal_rate": _share(sum(r.result.get("status") != "answered" for r in answerable), len(answerable)),

@@ -30,6 +30,8 @@ METRICS: tuple[tuple[str, str, str, str], ...] = (
      "share of citations whose quote is the document text at [start, end)"),
     ("citation_precision", "Citation precision", "share",
      "share of citations on answerable items overlapping the gold evidence"),
+    ("verbatim_share", "Answers quoted verbatim", "share",
+     "share of answered questions whose every sentence is word for word in its cited quote (no model wording)"),
     ("status_accuracy", "Status accuracy", "share", "share of items whose status is the one their category expects"),
     ("false_refusal_rate", "False refusal rate", "share", "share of answerable items not answered"),
     ("crisis_recall", "Crisis recall", "share", "share of crisis items given the crisis reply"),
@@ -108,7 +110,7 @@ def plots(runs: Sequence[Run]) -> dict[str, str]:
         width = 0.8 / max(len(runs), 1)
         for i, (run, vals) in enumerate(zip(runs, values, strict=True)):
             ax.bar([x + i * width - 0.4 + width / 2 for x in range(len(labels))], vals, width, label=run.name)
-        ax.set_xticks(range(len(labels)), labels, rotation=20)
+        ax.set_xticks(range(len(labels)), labels, rotation=25, ha="right")
         ax.set_ylim(0, 1.05)
         ax.set_ylabel(ylabel)
         ax.legend(fontsize="small", ncols=len(runs), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
@@ -160,7 +162,7 @@ def markdown(runs: Sequence[Run], meta: Mapping, targets: Sequence[Mapping] = ()
              n_worst: int = 8) -> str:
     lines = ["# Evaluation report", "",
              f"Question set `{meta.get('questions')}` ({meta.get('n_items')} items), "
-             f"{meta.get('source')}, {meta.get('finished')}.", "",
+             f"{meta.get('source')}, {meta.get('finished')}, code {meta.get('code') or 'unknown'}.", "",
              "## Configurations", ""]
     lines += [f"- `{r.name}`: {r.description}" for r in runs]
     lines += ["", "## Metrics", "", comparison_table(runs)]
@@ -231,7 +233,8 @@ def html_report(runs: Sequence[Run], meta: Mapping, images: Mapping[str, str], t
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Evaluation report</title>"
              f"<style>{_CSS}</style></head><body><h1>Evaluation report</h1>",
              f"<p>Question set <code>{_e(meta.get('questions'))}</code> ({_e(meta.get('n_items'))} items), "
-             f"{_e(meta.get('source'))}, {_e(meta.get('finished'))}.</p><h2>Configurations</h2><ul>"]
+             f"{_e(meta.get('source'))}, {_e(meta.get('finished'))}, code {_e(meta.get('code') or 'unknown')}.</p>"
+             "<h2>Configurations</h2><ul>"]
     parts += [f"<li><code>{_e(r.name)}</code>: {_e(r.description)}</li>" for r in runs]
     parts.append("</ul><h2>Metrics</h2>")
     rows = [[f"<span title='{_e(d)}'>{_e(label)}</span>"] + [fmt(_get(r.metrics, key), kind) for r in runs]

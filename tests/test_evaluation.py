@@ -23,6 +23,7 @@ from rag.evaluation import (
     citation_checks,
     compute_metrics,
     evidence_spans,
+    is_verbatim,
     key_fact_recall,
     load_questions,
     load_thresholds,
@@ -93,6 +94,13 @@ def test_faithfulness_is_below_one_when_a_sentence_is_not_in_its_quote():
     scores = score_item(item(), {"status": "answered", "answer": answer, "citations": cites}, {"d": DOC})
     metrics = compute_metrics([Row(item(), {"status": "answered", "answer": answer, "citations": cites}, scores)])
     assert metrics["faithfulness"] == 0.25 and metrics["answer_sentences"] == 4
+
+
+def test_an_answer_made_of_its_quotes_is_verbatim():
+    cites = [citation(1, "It works within hours to days."), citation(2, "Ketamine acts on the NMDA receptor.")]
+    assert is_verbatim("It works within hours to days [1]. Ketamine acts on the NMDA receptor [2].", cites)
+    assert not is_verbatim("It works within hours to days [1]. Ketamine blocks NMDA [2].", cites)
+    assert not is_verbatim("It works within hours to days [2].", cites)  # in a quote, but not the cited one
 
 
 def test_scripted_replies_are_left_out_of_faithfulness():
@@ -283,6 +291,23 @@ def test_gate_fails_with_the_metrics_that_missed(tmp_path, tiny_set, settings, f
     assert code == 0 and "gate passed" in stdout
 
 
+def test_rescore_rebuilds_the_metrics_from_earlier_answers(tmp_path, tiny_set, settings, fake_build, capsys):
+    out = tmp_path / "out"
+    assert run_cli(["--questions", tiny_set, "--out", out, "--compare", "full,extractive"],
+                   settings, fake_build, capsys)[0] == 0
+    before = json.loads((out / "metrics.json").read_text())["configs"]
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("re-scoring must not build a pipeline")
+
+    code, stdout, _ = run_cli(["--questions", tiny_set, "--out", out, "--rescore", out / "results.jsonl"],
+                              settings, no_build, capsys)
+    assert code == 0, stdout
+    after = json.loads((out / "metrics.json").read_text())
+    assert after["configs"] == before and "re-scored" in after["meta"]["source"]
+    assert len((out / "results.jsonl").read_text().splitlines()) == 8
+
+
 def test_cli_reports_a_bad_question_set_and_a_bad_configuration(tmp_path, settings, fake_build, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(TINY[0]) + "\n{oops\n")
@@ -370,3 +395,29 @@ def test_a_slow_answer_becomes_an_error_row_and_the_run_goes_on(canned_server):
     result = evaluate.ask_url(url, item(question="a slow question"), timeout=0.3)
     assert result["status"] == "error" and "no reply within" in result["error"]
     assert evaluate.ask_url(url, item())["status"] == "answered"
+
+
+def test_url_mode_against_the_real_app_served_in_process(tmp_path, tiny_set, settings, store, embedder, capsys):
+    """The client and the app's REST API agree on the contract (the app runs the fake models)."""
+    uvicorn = pytest.importorskip("uvicorn")
+    from app import create_app
+
+    gen = ScriptedGenerator("Ketamine can induce rapid antidepressant effects within hours to days [1].")
+    app = create_app(settings, Pipeline(settings, store, embedder, gen))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the app did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        code, stdout, _ = run_cli(["--questions", tiny_set, "--out", tmp_path / "out",
+                                   "--url", f"http://127.0.0.1:{port}"], settings, None, capsys)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert code == 0, stdout
+    m = json.loads((tmp_path / "out" / "metrics.json").read_text())["configs"]["server"]
+    assert m["status_accuracy"] == 1.0 and m["citation_validity"] == 1.0 and m["faithfulness"] == 1.0
