@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: run test test-fast install browser-deps index lint bench clean
+.PHONY: run test test-fast install browser-deps index lint bench eval eval-gate clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -43,6 +43,14 @@ lint: $(STAMP)
 
 bench: index
 	$(BIN)/python bench/bench_pipeline.py
+
+# The project's question set: full report with the configurations side by side.
+eval: index
+	$(BIN)/python -m rag.evaluate --questions eval/questions.jsonl --out eval/out --compare full,naive,dense,extractive
+
+# Regression gate (CI): the full pipeline only, failing below eval/thresholds.json.
+eval-gate: index
+	$(BIN)/python -m rag.evaluate --questions eval/questions.jsonl --out eval/out-gate --gate eval/thresholds.json
 
 clean:
 	rm -rf $(VENV) .cache index/*.json index/*.jsonl index/*.npy index/*.index .pytest_cache
