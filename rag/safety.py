@@ -475,8 +475,8 @@ CRISIS = _rx(
 SENSITIVE = _rx(
     r"<SUI>|\bself ?harm\w*|\bself ?injur\w*|\boverdos\w*|\bod\b|\blethal\w*|\bfatal\w*|\bdeaths?\b|"
     r"\b(?:die|dies|died|dying|dead|deadly)\b|<KILL>|\bmurder\w*|\bharm(?:ing|ed)?\b|\bhurt(?:ing)?\b|"
-    r"\baddict\w*|\bdependen\w*|\babus\w*|\bmisus\w*|\bwithdrawal\b|\bpoison\w*|\bcutting\b|"
-    r"\bown life\b|\btake (?:their|his|her) (?:own )?life\b|\bend (?:their|his|her) life\b|\bhooked\b"
+    r"\bpoison\w*|\bcutting\b|"
+    r"\bown life\b|\btake (?:their|his|her) (?:own )?life\b|\bend (?:their|his|her) life\b"
 )
 
 CONTROLLED = _rx(

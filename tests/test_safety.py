@@ -149,12 +149,17 @@ def test_crisis_is_judged_on_the_current_message_only():
 @pytest.mark.parametrize("message", [
     "Does resistant depression raise suicide risk?",
     "Can ketamine overdose be fatal?",
-    "Is ketamine addictive?",
-    "What does the article say about dependence?",
     "Can psychedelic therapy help people who self-harm?",
 ])
 def test_questions_about_sensitive_topics_are_answered_with_the_footer(message):
     assert assess(message) == Verdict("allow", "sensitive_topic", None, MESSAGES.crisis_footer)
+
+
+@pytest.mark.parametrize("message", ["Is ketamine addictive?", "What does the article say about dependence?",
+                                     "Could I get hooked on it?"])
+def test_questions_about_dependence_are_plain_article_questions(message):
+    """The footer speaks of suicide and self-harm; on an addiction question it would only alarm."""
+    assert assess(message) == Verdict("allow", "ok")
 
 
 @pytest.mark.parametrize("message", [
