@@ -84,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     clinic.add_argument("--messages-file", type=Path, help="a reviewed or translated copy of rag/messages.toml")
     privacy = p.add_argument_group("privacy and features (all off by default)")
     privacy.add_argument("--feedback-file", type=Path, help="keep thumbs up/down counts per question here")
+    privacy.add_argument("--gap-file", type=Path,
+                         help="keep the text of questions the articles did not cover, for `python -m rag gaps`")
     privacy.add_argument("--log-content", action="store_true", default=None, help="log patients' messages")
     privacy.add_argument("--monitoring", action="store_true", default=None, help="Gradio's /monitoring page")
     privacy.add_argument("--mcp-server", action="store_true", default=None, help="expose the chat over MCP")
@@ -95,7 +97,8 @@ def settings_from_args(args: argparse.Namespace):
 
     fields = ("generator", "embedder", "top_k", "corpus_dir", "index_dir", "max_question_chars",
               "max_history_turns", "concurrency", "queue_size", "clinic_name", "contact", "crisis_lines",
-              "article_base_url", "messages_file", "feedback_file", "log_content", "monitoring", "mcp_server")
+              "article_base_url", "messages_file", "feedback_file", "gap_file", "log_content", "monitoring",
+              "mcp_server")
     overrides = {name: getattr(args, name) for name in fields}
     if overrides["crisis_lines"]:
         overrides["crisis_lines"] = overrides["crisis_lines"].replace("\\n", "\n")

@@ -14,7 +14,21 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("questions", nargs="+")
     ask.add_argument("--json", action="store_true", help="one JSON object per question, in the REST answer shape")
     ask.add_argument("--generator", help="smollm2 | extractive | a local model folder")
+    gaps = sub.add_parser("gaps", help="report the questions the articles did not cover (needs CLINIC_GAP_FILE)")
+    gaps.add_argument("--file", help="the content-gap file (default: the CLINIC_GAP_FILE setting)")
     args = parser.parse_args(argv)
+    if args.command == "gaps":
+        from pathlib import Path
+
+        from .config import Settings
+        from .gaps import gap_report
+
+        path = Path(args.file) if args.file else Settings().gap_file
+        if path is None:
+            print("Content-gap collection is off: set CLINIC_GAP_FILE to a file path to start it.")
+            return 0
+        print(gap_report(path), end="")
+        return 0
 
     from .config import Settings
     from .errors import RagError

@@ -70,3 +70,5 @@ class Settings(BaseSettings):
         """A copy with the given fields replaced (None values are ignored, as CLI defaults)."""
         changes = {k: v for k, v in changes.items() if v is not None}
         return self.model_copy(update=changes)
+    gap_file: Path | None = Field(default=None, description="keep the text of questions the articles did not "
+                                  "cover (no client data) for the content-gap report; None keeps nothing")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from .coverage import CoverageChecker, asks_for_quantity, states_quantity
 from .embedding import Embedder
 from .errors import GenerationError, InputError
+from .gaps import record_gap
 from .generation import Generator
 from .grounding import Claim, Grounder, extractive, rank_sentences, relevance, split_answer
 from .index_store import IndexStore
@@ -107,6 +108,8 @@ class Pipeline:
                      len(answer.citations), timings["total"])
             if self.settings.log_content:
                 log.info("request=%s question=%r", request_id, question)
+            if answer.status == "not_found" and self.settings.gap_file:
+                record_gap(self.settings.gap_file, question)
             if answer.answer and not streamed:
                 yield Event("token", answer.answer)
             yield Event("citations", [c.__dict__ for c in answer.citations])

@@ -1,5 +1,6 @@
 """The whole flow with fakes: fast, deterministic, and every branch reachable."""
 
+import json
 import logging
 
 import pytest
@@ -170,3 +171,20 @@ def test_instructions_planted_in_a_document_are_never_obeyed_or_quoted(settings,
     answer = make(settings, store, embedder, gen).ask("Does poor sleep come with depression?")
     assert answer.status == "answered" and "Poor sleep often comes with depression" in answer.answer
     assert "ouble" not in answer.answer
+
+
+def test_uncovered_questions_are_kept_only_when_the_clinic_turns_it_on(settings, store, embedder, tmp_path):
+    from rag.gaps import gap_report
+
+    make(settings, store, embedder).ask("How much does ketamine therapy cost?")
+    assert not list(tmp_path.glob("**/gaps.jsonl"))  # off by default: nothing stored
+    on = settings.with_overrides(gap_file=tmp_path / "gaps.jsonl")
+    pipeline = make(on, store, embedder)
+    for q in ("How much does ketamine therapy cost?", "how much does ketamine therapy COST",
+              "Is Spravato FDA approved?", "How quickly does ketamine work for depression?"):
+        pipeline.ask(q)
+    lines = (tmp_path / "gaps.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and all(set(json.loads(x)) == {"day", "question"} for x in lines)
+    report = gap_report(tmp_path / "gaps.jsonl")
+    assert "| 2 | How much does ketamine therapy cost? |" in report and "Spravato" in report
+    assert "quickly" not in report
