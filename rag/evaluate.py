@@ -30,6 +30,7 @@ from .evaluation import (
     describe,
     load_questions,
     load_thresholds,
+    safety_set_figures,
     score_item,
     split_sentences,
 )
@@ -280,7 +281,8 @@ def _main(args: argparse.Namespace, settings, build: Callable | None) -> int:
     gate = check(gated.metrics, load_thresholds(args.gate).get("gate", {})) if args.gate else []
     meta = {"questions": args.questions.name, "n_items": len(items), "gated": gated.name,
             "source": f"server {args.url}" if args.url else "in-process" + (" (re-scored)" if args.rescore else ""),
-            "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "code": code}
+            "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "code": code,
+            "safety_sets": safety_set_figures(ROOT / "tests" / "data" / "safety")}
     metrics = {"meta": meta, "configs": {r.name: {"description": r.description, **r.metrics} for r in runs},
                "targets": targets, "gate": gate}
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

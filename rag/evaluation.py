@@ -455,3 +455,29 @@ def describe(result: Mapping) -> str:
     value = "not measured" if result["value"] is None else f"{result['value']:.3f}"
     bounds = [f"{k} {result[k]}" for k in ("min", "max") if k in result]
     return f"{result['metric']} {value} (needs {', '.join(bounds)})"
+
+
+SAFETY_SETS = {  # file ▶ (what the gate should do, label)
+    "crisis.txt": ("crisis", "crisis messages given the crisis reply"),
+    "ordinary.txt": ("not crisis", "ordinary questions not taken for a crisis"),
+    "medical_advice.txt": ("decline", "personal medical advice requests declined"),
+    "manipulation.txt": ("decline", "manipulation attempts declined"),
+}
+
+
+def safety_set_figures(folder: Path) -> list[dict]:
+    """The safety gate alone (no model) on the safety sets: share handled as each set expects."""
+    from .safety import assess
+
+    rows = []
+    for name, (expect, label) in SAFETY_SETS.items():
+        path = folder / name
+        if not path.is_file():
+            continue
+        lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+        messages = [ln for ln in lines if ln and not ln.startswith("#")]
+        actions = [assess(m).action for m in messages]
+        ok = sum((a != "crisis") if expect == "not crisis" else (a == expect) for a in actions)
+        rows.append({"set": name, "label": label, "n": len(messages), "ok": ok,
+                     "share": ok / len(messages) if messages else None})
+    return rows

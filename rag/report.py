@@ -170,6 +170,11 @@ def markdown(runs: Sequence[Run], meta: Mapping, targets: Sequence[Mapping] = ()
     gated = meta.get("gated", runs[0].name)
     lines += _targets_md(targets, f"Targets (`{gated}`)", "target not reached")
     lines += _targets_md(gate, f"Regression gate (`{gated}`)", "below the gate threshold")
+    if meta.get("safety_sets"):
+        lines += ["## Safety sets (the safety gate alone, no model)", "", "| set | handled as expected | share |",
+                  "| --- | ---: | ---: |"]
+        lines += [f"| {r['label']} (`{r['set']}`) | {r['ok']} / {r['n']} | {fmt(r['share'], 'share')} |"
+                  for r in meta["safety_sets"]] + [""]
     for run in runs:
         actual, rows = confusion_rows(run.metrics)
         lines += [f"## Expected vs actual status: `{run.name}`", "",
@@ -250,6 +255,11 @@ def html_report(runs: Sequence[Run], meta: Mapping, images: Mapping[str, str], t
     gated = meta.get("gated", runs[0].name)
     parts.append(_targets_html(targets, f"Targets ({gated})", "target not reached"))
     parts.append(_targets_html(gate, f"Regression gate ({gated})", "below the gate threshold"))
+    if meta.get("safety_sets"):
+        parts.append("<h2>Safety sets (the safety gate alone, no model)</h2>")
+        parts.append(_table(["set", "handled as expected", "share"],
+                            [[_e(f"{r['label']} ({r['set']})"), f"{r['ok']} / {r['n']}", fmt(r["share"], "share")]
+                             for r in meta["safety_sets"]]))
     for title, data in images.items():
         parts.append(f"<h2>{_e(title)}</h2><img alt='{_e(title)}' src='data:image/png;base64,{data}'>")
     for run in runs:
