@@ -255,8 +255,8 @@ def rank_sentences(question_vec: np.ndarray | None, sources: Sequence[Chunk], em
     return [Scored(float(scores[k]), *candidates[k]) for k in order]
 
 
-def extractive(ranked: Sequence[Scored], sources: Sequence[Chunk], max_sentences: int = 2,
-               margin: float = 0.08) -> list[Claim]:
+def extractive(ranked: Sequence[Scored], sources: Sequence[Chunk], max_sentences: int = 3,
+               margin: float = 0.12) -> list[Claim]:
     """The best sentence, and the next ones nearly as good, verbatim, in document order."""
     if not ranked:
         return []
