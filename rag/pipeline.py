@@ -140,7 +140,8 @@ class Pipeline:
         t_rank = time.perf_counter()
         prompt = build_prompt(question, retrieval.hits, history, self.settings.prompt_token_budget)
         sources = [h.chunk for h in prompt.sources]
-        qvec = self.embedder.embed([retrieval.query])[0]
+        qvec = retrieval.query_vector if retrieval.query_vector is not None else \
+            self.embedder.embed([retrieval.query])[0]
         ranked = rank_sentences(qvec, sources, self.embedder.embed, question)
         best = ranked[0].score if ranked else 0.0
         timings["rank_sentences"] = (time.perf_counter() - t_rank) * 1e3

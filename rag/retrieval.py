@@ -53,6 +53,7 @@ class Retrieval:
     best_dense: float
     answerable: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
+    query_vector: np.ndarray | None = None  # reused to rank sentences, so the query is embedded once
 
 
 class Retriever:
@@ -125,4 +126,4 @@ class Retriever:
         # Covered when the meaning is close, or when the question's rare words match strongly.
         answerable = best_dense >= self.min_dense_score or float(lexical.max()) >= self.min_lexical_score
         return Retrieval(query, hits, best_dense, answerable,
-                         {"embed_query": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3})
+                         {"embed_query": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3}, qvec)
