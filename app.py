@@ -26,6 +26,7 @@ def create_app(settings, pipeline=None):
 
     from rag.api import Gate, install_error_handlers, make_router
     from rag.chat_ui import build_chat, page_assets
+    from rag.ratelimit import RateLimiter, install_rate_limit
     from rag.service import build_pipeline
 
     pipeline = pipeline or build_pipeline(settings, warm=True)
@@ -51,6 +52,7 @@ def create_app(settings, pipeline=None):
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         return response
 
+    install_rate_limit(app, RateLimiter(settings.rate_limit_per_minute), behind_proxy=settings.behind_proxy)
     app.include_router(make_router(lambda: pipeline, gate=gate, max_question_chars=settings.max_question_chars))
     demo = build_chat(lambda: pipeline, settings, gate=gate)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency, api_open=False)
@@ -76,6 +78,10 @@ def _parser() -> argparse.ArgumentParser:
     limits.add_argument("--max-history-turns", type=int, help="earlier turns a follow-up may use (default 6)")
     limits.add_argument("--concurrency", type=int, help="answers computed at once (default 2)")
     limits.add_argument("--queue-size", type=int, help="requests that may wait; more are told to retry (default 32)")
+    limits.add_argument("--rate-limit-per-minute", type=int,
+                        help="questions one client may ask a minute on /api/ask(/stream); 0 = no limit (default)")
+    limits.add_argument("--behind-proxy", action="store_true", default=None,
+                        help="take the client address from X-Forwarded-For (only behind a proxy that sets it)")
     clinic = p.add_argument_group("the clinic")
     clinic.add_argument("--clinic-name")
     clinic.add_argument("--contact", help="how patients reach the clinic (website, phone)")
@@ -98,7 +104,7 @@ def settings_from_args(args: argparse.Namespace):
     fields = ("generator", "embedder", "top_k", "corpus_dir", "index_dir", "max_question_chars",
               "max_history_turns", "concurrency", "queue_size", "clinic_name", "contact", "crisis_lines",
               "article_base_url", "messages_file", "feedback_file", "gap_file", "log_content", "monitoring",
-              "mcp_server")
+              "mcp_server", "rate_limit_per_minute", "behind_proxy")
     overrides = {name: getattr(args, name) for name in fields}
     if overrides["crisis_lines"]:
         overrides["crisis_lines"] = overrides["crisis_lines"].replace("\\n", "\n")

@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     monitoring: bool = Field(default=False, description="Gradio's /monitoring page (off: it shows request data)")
     mcp_server: bool = Field(default=False, description="expose the chat as an MCP tool")
 
+    # Per-client limits (rag/ratelimit.py).
+    rate_limit_per_minute: int = Field(default=0, ge=0, description="questions one client may ask a minute on "
+                                       "/api/ask and /api/ask/stream; 0 = no limit")
+    behind_proxy: bool = Field(default=False, description="trust X-Forwarded-For for the client address (only "
+                               "behind a reverse proxy that sets it)")
+
     def with_overrides(self, **changes) -> Settings:
         """A copy with the given fields replaced (None values are ignored, as CLI defaults)."""
         changes = {k: v for k, v in changes.items() if v is not None}
