@@ -28,6 +28,7 @@ def create_app(settings, pipeline=None):
     from rag.chat_ui import build_chat, page_assets
     from rag.ratelimit import RateLimiter, install_rate_limit
     from rag.service import build_pipeline
+    from rag.widget import make_widget_router
 
     pipeline = pipeline or build_pipeline(settings, warm=True)
     gate = Gate(settings.concurrency, settings.queue_size)
@@ -54,6 +55,7 @@ def create_app(settings, pipeline=None):
 
     install_rate_limit(app, RateLimiter(settings.rate_limit_per_minute), behind_proxy=settings.behind_proxy)
     app.include_router(make_router(lambda: pipeline, gate=gate, max_question_chars=settings.max_question_chars))
+    app.include_router(make_widget_router(settings, lambda: pipeline.messages.disclaimer))
     demo = build_chat(lambda: pipeline, settings, gate=gate)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=settings.concurrency, api_open=False)
     return gr.mount_gradio_app(
@@ -82,6 +84,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="questions one client may ask a minute on /api/ask(/stream); 0 = no limit (default)")
     limits.add_argument("--behind-proxy", action="store_true", default=None,
                         help="take the client address from X-Forwarded-For (only behind a proxy that sets it)")
+    widget = p.add_argument_group("the website widget (/widget.js)")
+    widget.add_argument("--embed-origin", dest="embed_origins", action="append", metavar="ORIGIN",
+                        help="a site allowed to embed the widget, like https://www.your-clinic.com (repeatable; "
+                             "default: only this app's own pages)")
     clinic = p.add_argument_group("the clinic")
     clinic.add_argument("--clinic-name")
     clinic.add_argument("--contact", help="how patients reach the clinic (website, phone)")
@@ -104,7 +110,7 @@ def settings_from_args(args: argparse.Namespace):
     fields = ("generator", "embedder", "top_k", "corpus_dir", "index_dir", "max_question_chars",
               "max_history_turns", "concurrency", "queue_size", "clinic_name", "contact", "crisis_lines",
               "article_base_url", "messages_file", "feedback_file", "gap_file", "log_content", "monitoring",
-              "mcp_server", "rate_limit_per_minute", "behind_proxy")
+              "mcp_server", "rate_limit_per_minute", "behind_proxy", "embed_origins")
     overrides = {name: getattr(args, name) for name in fields}
     if overrides["crisis_lines"]:
         overrides["crisis_lines"] = overrides["crisis_lines"].replace("\\n", "\n")

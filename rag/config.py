@@ -7,10 +7,12 @@ file if present); CLI entry points pass flags as keyword overrides. Everything e
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,11 +68,31 @@ class Settings(BaseSettings):
     monitoring: bool = Field(default=False, description="Gradio's /monitoring page (off: it shows request data)")
     mcp_server: bool = Field(default=False, description="expose the chat as an MCP tool")
 
-    # Per-client limits (rag/ratelimit.py).
+    # The embeddable chat widget (rag/widget.py) and per-client limits (rag/ratelimit.py).
+    embed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="sites allowed to embed the widget, like https://www.example-clinic.com; "
+                                          "empty = only this app's own pages")
     rate_limit_per_minute: int = Field(default=0, ge=0, description="questions one client may ask a minute on "
                                        "/api/ask and /api/ask/stream; 0 = no limit")
     behind_proxy: bool = Field(default=False, description="trust X-Forwarded-For for the client address (only "
                                "behind a reverse proxy that sets it)")
+
+    @field_validator("embed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value):
+        """A comma-separated string or a JSON list: both are how people write it in a .env file."""
+        if isinstance(value, str) and value.strip().startswith("["):
+            return json.loads(value)
+        if isinstance(value, str):
+            return [part for part in (p.strip() for p in value.split(",")) if part]
+        return value
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        from .origins import normalise_origin
+
+        return [normalise_origin(v) for v in value]
 
     def with_overrides(self, **changes) -> Settings:
         """A copy with the given fields replaced (None values are ignored, as CLI defaults)."""
