@@ -256,6 +256,7 @@
             message = wait > 0 && message === FALLBACK_ERROR ?
               "Please wait about " + wait + " seconds, then try again." : message;
             showError(bubble, message, "wait");
+            if (!box.value) { box.value = question; updateCounter(); } // nothing to type again
           } else {
             if (response.status === 413 || response.status === 422) message = message.charAt(0).toUpperCase() +
               message.slice(1) + (/[.!?]$/.test(message) ? "" : ".");
