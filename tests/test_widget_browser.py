@@ -257,6 +257,49 @@ def test_reduced_motion_turns_off_transitions(sites, browser):
         context.close()
 
 
+def test_tag_options_and_the_javascript_api(sites, browser):
+    """The example page with every option on its tag (data-max-length above the server's limit)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(sites["allowed"] + "all-options.html")
+        panel = page.locator(f"{WIDGET} .panel")
+        panel.wait_for()  # data-open: open on load
+        frame = page.locator(f"{WIDGET} iframe").element_handle().content_frame()
+        frame.wait_for_selector("#question")
+        assert frame.locator(".panel-title").inner_text() == "Ask <us>"
+        assert frame.locator(".msg--greeting").inner_text() == "Hi <b>there</b>"
+        assert frame.locator(".starter").all_inner_texts() == ["What is ketamine?"]
+        assert frame.locator("#disclaimer").inner_text() == "Not advice."
+        assert frame.locator("#question").get_attribute("placeholder") == "Your question here"
+        assert frame.locator("#question").get_attribute("maxlength") == "1000"  # capped at the server's limit
+        launcher = page.locator(f"{WIDGET} .launcher")
+        assert launcher.bounding_box()["x"] < 100  # bottom-left
+
+        page.evaluate("""window.__got = []; ClinicAssistant.on('answer', a => window.__got.push(a.status));""")
+        frame.locator(".starter").click()
+        page.wait_for_function("window.__got.length === 1")
+        assert page.evaluate("window.__got") == ["answered"]
+        assert page.locator("#last-answer").inner_text() == "Last answer: answered"  # the DOM event too
+        page.get_by_role("button", name="Show or hide the assistant").click()
+        assert not panel.is_visible() and page.evaluate("ClinicAssistant.isOpen()") is False
+        # A colour that is not a colour is ignored; configure() reloads the panel with the new options.
+        page.evaluate("ClinicAssistant.configure({color: 'url(javascript:alert(1))'})")
+        launcher = page.locator(f"{WIDGET} .launcher")
+        assert launcher.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(15, 118, 110)"
+        page.evaluate("ClinicAssistant.configure({title: 'Questions?', position: 'bottom-right'}); "
+                      "ClinicAssistant.open()")
+        assert launcher.bounding_box()["x"] > 1000
+        frame = page.locator(f"{WIDGET} iframe").element_handle().content_frame()
+        frame.wait_for_selector("#question")
+        assert frame.locator(".panel-title").inner_text() == "Questions?"
+        assert dialogs == []
+    finally:
+        context.close()
+
+
 def test_a_site_not_on_the_list_cannot_show_the_panel(sites, browser):
     h = HostPage(browser, sites["other"], 1280, 800)
     page = h.page

@@ -18,16 +18,18 @@ PLACEHOLDER = "http://127.0.0.1:7860"
 
 
 class PageHandler(http.server.SimpleHTTPRequestHandler):
-    """Static files from this folder; index.html with the tag's address replaced by the server's
-    ``app_url``."""
+    """Static files from this folder; in its HTML pages the tag's address is replaced by the
+    server's ``app_url``."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, directory=str(HERE), **kwargs)
 
     def do_GET(self):
-        if self.path.split("?", 1)[0] not in ("/", "/index.html"):
+        name = self.path.split("?", 1)[0].split("#", 1)[0].lstrip("/") or "index.html"
+        pages = {p.name for p in HERE.glob("*.html")}
+        if name not in pages:
             return super().do_GET()
-        page = (HERE / "index.html").read_text(encoding="utf-8")
+        page = (HERE / name).read_text(encoding="utf-8")
         body = page.replace(PLACEHOLDER, self.server.app_url.rstrip("/")).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
