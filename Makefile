@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: run test test-fast install browser-deps index lint bench eval eval-gate clean
+.PHONY: run test test-fast install browser-deps index lint bench eval eval-gate clean widget-demo
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +30,12 @@ index: $(STAMP)
 
 run: index
 	$(BIN)/python app.py --host $(HOST) --port $(PORT)
+
+# The example clinic page with the website widget, for an app already running on HOST:PORT
+# (start it with --embed-origin http://127.0.0.1:$(DEMO_PORT)).
+DEMO_PORT ?= 8000
+widget-demo: $(STAMP)
+	$(BIN)/python examples/clinic-site/serve.py --app http://$(HOST):$(PORT) --port $(DEMO_PORT)
 
 test: $(STAMP) browser-deps
 	$(BIN)/ruff check .
