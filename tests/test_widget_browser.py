@@ -300,6 +300,28 @@ def test_tag_options_and_the_javascript_api(sites, browser):
         context.close()
 
 
+def test_a_page_with_a_strict_content_security_policy(sites, browser):
+    """Allowing the assistant in script-src and frame-src is all a strict site needs."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        console = []
+        page.on("console", lambda m: console.append(m.text))
+        page.goto(sites["allowed"] + "strict-csp.html")
+        launcher = page.locator(f"{WIDGET} .launcher")
+        launcher.wait_for()
+        assert launcher.evaluate("el => getComputedStyle(el).backgroundColor") == "rgb(15, 118, 110)"
+        assert page.locator(f"{WIDGET} .wrap").evaluate("el => getComputedStyle(el).position") == "fixed"
+        launcher.click()
+        frame = page.locator(f"{WIDGET} iframe").element_handle().content_frame()
+        frame.wait_for_selector(".starter")
+        frame.locator(".starter").first.click()
+        frame.wait_for_selector(".msg--answered .chip")
+        assert [m for m in console if "Content Security Policy" in m] == []
+    finally:
+        context.close()
+
+
 def test_a_site_not_on_the_list_cannot_show_the_panel(sites, browser):
     h = HostPage(browser, sites["other"], 1280, 800)
     page = h.page

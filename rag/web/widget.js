@@ -59,12 +59,12 @@
   var listeners = { answer: [], open: [], close: [] };
 
   // --- the launcher and the panel frame, in a shadow root the page's CSS cannot reach ----------
-  var host = document.createElement("div");
+  // A tag of its own, so the page's rules for div, span or button never match the widget's host.
+  var host = document.createElement("clinic-assistant");
   host.setAttribute("data-clinic-assistant", "");
   var root = host.attachShadow({ mode: "open" });
-  var style = document.createElement("style");
-  style.textContent = [
-    ":host { all: initial; }",
+  var css = [
+    ":host { all: initial; display: block; }",
     ".wrap { --accent: #0f766e; position: fixed; z-index: 2147483000; bottom: 20px; right: 20px;",
     "  font: 15px/1.4 system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif; }",
     ".wrap.left { right: auto; left: 20px; }",
@@ -116,7 +116,16 @@
   wrap.appendChild(panel);
   wrap.appendChild(note);
   wrap.appendChild(launcher);
-  root.appendChild(style);
+  // A constructed style sheet is not an inline <style>, so a page's strict style-src allows it.
+  if (root.adoptedStyleSheets !== undefined && window.CSSStyleSheet && CSSStyleSheet.prototype.replaceSync) {
+    var sheet = new CSSStyleSheet();
+    sheet.replaceSync(css);
+    root.adoptedStyleSheets = [sheet];
+  } else {
+    var style = document.createElement("style");
+    style.textContent = css;
+    root.appendChild(style);
+  }
   root.appendChild(wrap);
 
   var frame = null;
