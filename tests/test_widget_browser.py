@@ -145,6 +145,7 @@ def test_clinic_page_widget_streams_cites_and_closes_with_escape(sites, browser)
         page.keyboard.press("Tab")
         page.keyboard.press("Tab")
         assert h.launcher_has_focus()
+        assert h.launcher.evaluate("el => getComputedStyle(el).outlineStyle") == "solid"  # focus is visible
         page.keyboard.press("Enter")
         frame = h.frame
         frame.wait_for_selector("#question")
@@ -232,6 +233,11 @@ def test_phone_width_panel_fills_the_screen(sites, browser):
             b = frame.locator(selector).bounding_box()
             assert b and 0 <= b["y"] and b["y"] + b["height"] <= 844, f"{selector} is off screen"
         h.shot("widget-phone-open.png")
+        # Full screen, the panel is modal: Tab goes round inside it, never to the page behind.
+        frame.wait_for_function("() => document.activeElement && document.activeElement.id === 'question'")
+        for _ in range(12):
+            page.keyboard.press("Tab")
+            assert frame.evaluate("document.hasFocus() && document.activeElement !== document.body")
         frame.locator(".starter").first.click()
         frame.wait_for_selector(".msg--answered")
         frame.locator(".msg--answered button.chip").first.click()

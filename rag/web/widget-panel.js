@@ -16,6 +16,7 @@
   var busy = false;
   var controller = null;
   var counter = 0;
+  var modal = false; // full screen on a phone: keep Tab inside the panel
 
   var $ = function (id) { return document.getElementById(id); };
   var log = $("log"), form = $("ask"), box = $("question"), sendButton = $("send"), count = $("counter");
@@ -336,10 +337,24 @@
   $("close").addEventListener("click", function () { toParent({ type: "clinic-assistant:close" }); });
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") { event.preventDefault(); toParent({ type: "clinic-assistant:close" }); }
+    if (event.key === "Tab" && modal) keepFocusInside(event);
   });
+
+  function keepFocusInside(event) {
+    var items = Array.prototype.filter.call(
+      document.querySelectorAll("button, a[href], textarea, [tabindex='0']"),
+      function (node) { return !node.disabled && !node.hidden && node.offsetParent !== null; });
+    if (!items.length) return;
+    var first = items[0], last = items[items.length - 1];
+    if (event.shiftKey && document.activeElement === first) { event.preventDefault(); last.focus(); }
+    else if (!event.shiftKey && document.activeElement === last) { event.preventDefault(); first.focus(); }
+  }
   window.addEventListener("message", function (event) {
     if (event.source !== window.parent || event.origin !== config.parentOrigin) return;
-    if (event.data && event.data.type === "clinic-assistant:focus") box.focus();
+    if (event.data && event.data.type === "clinic-assistant:focus") {
+      modal = event.data.modal === true;
+      box.focus();
+    }
   });
 
   // --- start ---------------------------------------------------------------------------------------

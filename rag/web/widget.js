@@ -185,6 +185,12 @@
     document.dispatchEvent(new CustomEvent("clinic-assistant:" + name, { detail: detail }));
   }
 
+  // Full screen on phones, the panel is modal: Tab stays inside it until it is closed.
+  function focusPanel() {
+    frame.focus();
+    send({ type: "clinic-assistant:focus", modal: window.matchMedia(PHONE).matches });
+  }
+
   function open() {
     if (isOpen) return;
     isOpen = true;
@@ -194,7 +200,7 @@
     launcher.setAttribute("aria-expanded", "true");
     launcher.setAttribute("aria-label", "Close chat: " + (options.title || "Questions about our articles"));
     requestAnimationFrame(function () { panel.classList.add("shown"); });
-    if (ready) { frame.focus(); send({ type: "clinic-assistant:focus" }); }
+    if (ready) focusPanel();
     emit("open", {});
   }
 
@@ -222,7 +228,7 @@
       wrap.classList.remove("failed");
       clearTimeout(readyTimer);
       note.hidden = true;
-      if (isOpen) { frame.focus(); send({ type: "clinic-assistant:focus" }); }
+      if (isOpen) focusPanel();
     } else if (data.type === "clinic-assistant:close") {
       close();
     } else if (data.type === "clinic-assistant:answer" && data.answer) {
