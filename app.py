@@ -1,4 +1,5 @@
-"""Start the clinic assistant: Gradio chat at /, REST API at /api, health at /healthz, docs at /docs.
+"""Start the clinic assistant: Gradio chat at /, REST API at /api, health at /healthz, docs at /docs,
+the website widget at /widget.js.
 
     python app.py [--host 127.0.0.1] [--port 7860] [--generator smollm2|extractive|FOLDER] ...
 
