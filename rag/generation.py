@@ -163,5 +163,9 @@ def make_generator(settings) -> Generator | None:
     """The configured generator, or None for extractive-only answers."""
     if settings.generator == "extractive":
         return None
+    if getattr(settings, "generator_url", None):
+        from .openai_backend import OpenAIGenerator
+
+        return OpenAIGenerator.from_settings(settings)
     return TransformersGenerator(settings.generator, settings.cache_dir, settings.max_new_tokens,
                                  settings.threads, settings.generation_timeout_s)
