@@ -90,3 +90,26 @@ def test_the_api_keeps_nothing_between_requests(settings, store, embedder):
     assert warm["status"] == "answered"
     assert alone["answer"] != warm["answer"] or alone["status"] != warm["status"]  # history did the work
 
+
+def _vote(path, n, vote):
+    from rag.chat_ui import FeedbackStore
+
+    store = FeedbackStore(path)
+    for _ in range(n):
+        store.record("Is ketamine safe?", vote)
+
+
+def test_copies_sharing_a_feedback_file_lose_no_votes(tmp_path):
+    from rag.chat_ui import FeedbackStore
+
+    path = tmp_path / "feedback.json"
+    ctx = multiprocessing.get_context("fork")
+    copies = [ctx.Process(target=_vote, args=(path, 40, vote)) for vote in ("up", "up", "down")]
+    for p in copies:
+        p.start()
+    for p in copies:
+        p.join(60)
+        assert p.exitcode == 0
+    data = FeedbackStore(path).read()
+    assert data["totals"] == {"up": 80, "down": 40}
+    assert data["questions"]["Is ketamine safe?"] == {"up": 80, "down": 40}
