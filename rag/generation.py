@@ -109,7 +109,11 @@ class TransformersGenerator:
                 del model.config.quantization_config
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
-            os.replace(tmp, target)  # atomic: a half-written cache is never used
+            try:
+                os.replace(tmp, target)  # atomic: a half-written cache is never used
+            except OSError:
+                if not (target / "config.json").exists():
+                    raise  # otherwise another app copy converted it meanwhile: use theirs
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

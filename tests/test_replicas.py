@@ -113,3 +113,28 @@ def test_copies_sharing_a_feedback_file_lose_no_votes(tmp_path):
     data = FeedbackStore(path).read()
     assert data["totals"] == {"up": 80, "down": 40}
     assert data["questions"]["Is ketamine safe?"] == {"up": 80, "down": 40}
+
+
+def test_a_copy_that_converts_the_model_second_uses_the_first_copys_weights(tmp_path, monkeypatch):
+    """Two copies starting on an empty cache both convert; the second must not fail on the first's folder."""
+    import transformers
+
+    from rag.generation import TransformersGenerator
+
+    class Saved:
+        def __init__(self, name):
+            self.name, self.config = name, type("Config", (), {})()
+
+        def save_pretrained(self, folder):
+            (folder / f"{self.name}.json").write_text("{}")
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", lambda *a, **k: Saved("config"))
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda *a, **k: Saved("tokenizer"))
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF")
+    target = tmp_path / "cache" / "model-converted"
+    TransformersGenerator._convert(gguf, target)
+    first = (target / "config.json").stat().st_mtime_ns
+    TransformersGenerator._convert(gguf, target)  # the slower copy finishes second
+    assert (target / "config.json").stat().st_mtime_ns == first
+    assert [p.name for p in target.parent.iterdir()] == ["model-converted"]  # its own attempt cleaned up
