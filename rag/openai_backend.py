@@ -126,13 +126,19 @@ class OpenAIGenerator:
 
     # --- reachability, for /healthz ----------------------------------------------------------
     def reachable(self) -> bool:
-        """Whether the server answered ``GET /v1/models`` lately; probes at most every few seconds."""
+        """Whether the server is up, probed with ``GET /v1/models`` at most every few seconds.
+
+        A server that accepts the connection but is slow to list its models counts as up:
+        llama.cpp's Python server answers nothing else while it generates.
+        """
         with self._health_lock:
             if self._health and time.monotonic() - self._health[0] < HEALTH_TTL_S:
                 return self._health[1]
             try:
                 response = self._client.get(self.models_url, timeout=min(self.timeout.connect or 2.0, 2.0))
                 ok = response.status_code < 500
+            except httpx.ReadTimeout:
+                ok = True  # connected, busy generating
             except httpx.HTTPError:
                 ok = False
             self._health = (time.monotonic(), ok)

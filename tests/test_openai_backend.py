@@ -171,3 +171,20 @@ def test_server_down_gives_the_quoted_answer_with_a_notice_through_the_api(setti
         assert health["status"] == "ok"
         assert health["models"]["generator_backend"] == "openai-compatible server"
         assert health["models"]["generator_reachable"] is False
+
+
+def test_a_busy_server_counts_as_reachable_and_a_down_one_does_not():
+    with FakeOpenAIServer(Script(first_byte_delay_s=0.0)) as server:
+        gen = client(server.url)
+        original = server._httpd.RequestHandlerClass.do_GET
+
+        def slow_get(handler):
+            time.sleep(3.0)
+            original(handler)
+
+        server._httpd.RequestHandlerClass.do_GET = slow_get
+        t0 = time.monotonic()
+        assert gen.reachable() is True
+        assert time.monotonic() - t0 < 2.5  # the probe does not wait for the busy server
+        assert gen.reachable() is True  # cached: answered at once
+    assert client(f"http://127.0.0.1:{free_port()}").reachable() is False
