@@ -63,7 +63,7 @@ def parse_sse(lines: Iterator[str]) -> Iterator[str]:
         if not isinstance(event, dict):
             raise GenerationError("the inference server sent a malformed event")
         if event.get("error"):
-            raise GenerationError(f"the inference server reported an error: {_short(event['error'])}")
+            raise GenerationError(f"the inference server reported an error{_error_kind(event['error'])}")
         for choice in event.get("choices") or []:
             if not isinstance(choice, dict):
                 continue
@@ -75,9 +75,14 @@ def parse_sse(lines: Iterator[str]) -> Iterator[str]:
         raise GenerationError("the inference server closed the stream before the reply was finished")
 
 
-def _short(error: object) -> str:
-    text = error.get("message", error) if isinstance(error, dict) else error
-    return str(text)[:200]
+def _error_kind(error: object) -> str:
+    """The error's type or code only: servers' messages can quote the prompt, which holds
+    the patient's words, and this text goes to the log."""
+    if isinstance(error, dict):
+        kind = error.get("type") or error.get("code")
+        if isinstance(kind, (str, int)) and len(str(kind)) <= 60:
+            return f" ({kind})"
+    return ""
 
 
 class OpenAIGenerator:
@@ -213,13 +218,11 @@ class OpenAIGenerator:
 
 
 def _error_detail(response: httpx.Response) -> str:
-    """The server's own error message, shortened; servers put it in different places."""
+    """The kind of error the server names, if any (never its message; see _error_kind)."""
     try:
         response.read()
         data = response.json()
     except (httpx.HTTPError, ValueError):
         return ""
     error = data.get("error") if isinstance(data, dict) else None
-    if error is None and isinstance(data, dict):
-        error = data.get("detail") or data.get("message")
-    return f": {_short(error)}" if error else ""
+    return _error_kind(error)

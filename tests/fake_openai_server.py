@@ -91,7 +91,10 @@ class FakeOpenAIServer:
                 if script.statuses:
                     status = script.statuses.pop(0)
                     if status != 200:
-                        self._json(status, {"error": {"message": f"scripted {status}"}})
+                        # Like real servers, the message may quote the prompt.
+                        prompt = body.get("messages", [{}])[-1].get("content", "")
+                        self._json(status, {"error": {"message": f"scripted {status} for {prompt}",
+                                                      "type": "invalid_request_error"}})
                         return
                 time.sleep(script.first_byte_delay_s)
                 self.send_response(200)

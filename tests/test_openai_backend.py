@@ -59,8 +59,8 @@ def test_sse_parsing_skips_noise_and_stops_at_done():
              'data: {"choices": [{"delta": {"content": "A"}}]}', "data: [DONE]",
              'data: {"choices": [{"delta": {"content": "never"}}]}']
     assert list(parse_sse(iter(lines))) == ["A"]
-    with pytest.raises(GenerationError, match="overloaded"):
-        list(parse_sse(iter(['data: {"error": {"message": "overloaded"}}'])))
+    with pytest.raises(GenerationError, match=r"reported an error \(server_error\)$"):
+        list(parse_sse(iter(['data: {"error": {"message": "cannot answer: <patient text>", "type": "server_error"}}'])))
     with pytest.raises(GenerationError, match="malformed"):
         list(parse_sse(iter(["data: {not json"])))
 
@@ -85,16 +85,20 @@ def test_a_server_error_then_success_is_retried_once():
 
 def test_retries_are_bounded():
     with FakeOpenAIServer(Script(statuses=[503, 503, 503, 503])) as server:
-        with pytest.raises(GenerationError, match="HTTP 503: scripted 503"):
+        with pytest.raises(GenerationError, match=r"HTTP 503 \(invalid_request_error\)$"):
             list(client(server.url, retries=2).stream(MESSAGES))
     assert len(server.record.requests) == 3
 
 
-def test_a_client_error_is_not_retried():
+def test_a_client_error_is_not_retried_and_its_message_is_not_repeated():
+    """Error messages can quote the prompt; the error (which goes to the log) names only the kind."""
+    secret = [{"role": "user", "content": "my-private-symptom-text"}]
     with FakeOpenAIServer(Script(statuses=[400])) as server:
-        with pytest.raises(GenerationError, match="HTTP 400"):
-            list(client(server.url, retries=3).stream(MESSAGES))
+        with pytest.raises(GenerationError, match="HTTP 400") as failure:
+            list(client(server.url, retries=3).stream(secret))
     assert len(server.record.requests) == 1
+    assert "invalid_request_error" in str(failure.value)
+    assert "my-private-symptom-text" not in str(failure.value)
 
 
 def test_no_retry_after_text_was_shown():
