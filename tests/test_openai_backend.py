@@ -192,3 +192,15 @@ def test_a_busy_server_counts_as_reachable_and_a_down_one_does_not():
         assert time.monotonic() - t0 < 2.5  # the probe does not wait for the busy server
         assert gen.reachable() is True  # cached: answered at once
     assert client(f"http://127.0.0.1:{free_port()}").reachable() is False
+
+
+def test_command_line_flags_choose_the_server(monkeypatch):
+    from app import _parser, settings_from_args
+
+    monkeypatch.setenv("CLINIC_GENERATOR_API_KEY", "from-env")
+    s = settings_from_args(_parser().parse_args(["--generator-url", "http://10.0.0.5:8000/v1",
+                                                 "--generator-model", "smollm2:135m"]))
+    assert (s.generator_url, s.generator_model, s.generator_api_key) == ("http://10.0.0.5:8000/v1", "smollm2:135m",
+                                                                         "from-env")
+    gen = OpenAIGenerator.from_settings(s)
+    assert gen.endpoint == "http://10.0.0.5:8000/v1/chat/completions" and gen.retries == s.generator_retries
