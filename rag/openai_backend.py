@@ -129,6 +129,17 @@ class OpenAIGenerator:
         """Nothing to load here; the server holds the model."""
         return True
 
+    def load(self) -> None:
+        """Warm-up at start: learn the model name and tell the operator if the server is away.
+
+        Never fails: the app starts anyway and answers with quotes until the server is back.
+        """
+        if not self.reachable():
+            log.warning("the inference server at %s does not answer; answers will be quoted from the "
+                        "articles until it does", self.endpoint)
+            return
+        self._served_model()
+
     # --- reachability, for /healthz ----------------------------------------------------------
     def reachable(self) -> bool:
         """Whether the server is up, probed with ``GET /v1/models`` at most every few seconds.

@@ -204,3 +204,13 @@ def test_command_line_flags_choose_the_server(monkeypatch):
                                                                          "from-env")
     gen = OpenAIGenerator.from_settings(s)
     assert gen.endpoint == "http://10.0.0.5:8000/v1/chat/completions" and gen.retries == s.generator_retries
+
+
+def test_warming_up_learns_the_model_and_never_fails(caplog):
+    with FakeOpenAIServer(Script(models=["served-name"])) as server:
+        gen = client(server.url)
+        gen.load()
+        assert gen.model == "served-name"
+    down = client(f"http://127.0.0.1:{free_port()}")
+    down.load()  # the app still starts
+    assert "does not answer" in caplog.text
