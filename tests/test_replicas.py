@@ -21,22 +21,25 @@ class SlowEmbedder(HashingEmbedder):
     """Slow enough that two starts overlap for certain."""
 
     def embed(self, texts):
-        time.sleep(0.3)
+        time.sleep(1.0)
         return super().embed(texts)
 
 
-def _start_copy(corpus_dir, index_dir, results):
+def _start_copy(corpus_dir, index_dir, go, results):
+    go.wait(60)  # all copies start their build at the same moment
     store, report = build_index(corpus_dir, index_dir, SlowEmbedder())
     results.put((report.embedded, store.manifest["build"], len(store.chunks)))
 
 
 def test_copies_starting_together_on_an_empty_index_build_it_once(settings):
-    ctx = multiprocessing.get_context("fork")
-    results = ctx.Queue()
-    copies = [ctx.Process(target=_start_copy, args=(settings.corpus_dir, settings.index_dir, results))
+    ctx = multiprocessing.get_context("spawn")  # no fork: the parent may run OpenMP or torch threads
+    results, go = ctx.Queue(), ctx.Event()
+    copies = [ctx.Process(target=_start_copy, args=(settings.corpus_dir, settings.index_dir, go, results))
               for _ in range(3)]
     for p in copies:
         p.start()
+    time.sleep(0.5)
+    go.set()
     for p in copies:
         p.join(60)
         assert p.exitcode == 0
@@ -103,7 +106,7 @@ def test_copies_sharing_a_feedback_file_lose_no_votes(tmp_path):
     from rag.chat_ui import FeedbackStore
 
     path = tmp_path / "feedback.json"
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("spawn")  # no fork: the parent may run OpenMP or torch threads
     copies = [ctx.Process(target=_vote, args=(path, 40, vote)) for vote in ("up", "up", "down")]
     for p in copies:
         p.start()
