@@ -23,6 +23,7 @@ from .errors import GenerationError
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504}  # worth asking again; others will not change
+PROBE_TIMEOUT_S = 2.0  # for listing the server's models; generation has its own timeouts
 HEALTH_TTL_S = 10.0  # /healthz answers from this recent a probe, so a health check never waits long
 
 
@@ -151,7 +152,7 @@ class OpenAIGenerator:
             if self._health and time.monotonic() - self._health[0] < HEALTH_TTL_S:
                 return self._health[1]
             try:
-                response = self._client.get(self.models_url, timeout=min(self.timeout.connect or 2.0, 2.0))
+                response = self._client.get(self.models_url, timeout=PROBE_TIMEOUT_S)
                 ok = response.status_code < 500
             except httpx.ReadTimeout:
                 ok = True  # connected, busy generating
@@ -164,7 +165,8 @@ class OpenAIGenerator:
         """The first model the server lists, for servers that need a name (vLLM, Ollama)."""
         if self.model is None:
             try:
-                response = self._client.get(self.models_url)
+                # Short: llama.cpp's Python server lists nothing while it generates.
+                response = self._client.get(self.models_url, timeout=PROBE_TIMEOUT_S)
                 data = response.json().get("data") or []
                 self.model = data[0]["id"] if data else None
             except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
