@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=7860)
     models = p.add_argument_group("models and retrieval")
     models.add_argument("--generator", help="smollm2 (default) | extractive | a local model folder")
+    models.add_argument("--generator-url", help="an OpenAI-compatible server (vLLM, llama.cpp, Ollama) to generate on")
+    models.add_argument("--generator-model", help="model name on that server (default: the first it lists)")
     models.add_argument("--embedder", help="packaged (default) | a local sentence-transformers folder")
     models.add_argument("--top-k", type=int, help="sources given to the model (default 4)")
     models.add_argument("--corpus-dir", type=Path)
@@ -111,7 +113,8 @@ def settings_from_args(args: argparse.Namespace):
     fields = ("generator", "embedder", "top_k", "corpus_dir", "index_dir", "max_question_chars",
               "max_history_turns", "concurrency", "queue_size", "clinic_name", "contact", "crisis_lines",
               "article_base_url", "messages_file", "feedback_file", "gap_file", "log_content", "monitoring",
-              "mcp_server", "rate_limit_per_minute", "behind_proxy", "embed_origins")
+              "mcp_server", "rate_limit_per_minute", "behind_proxy", "embed_origins", "generator_url",
+              "generator_model")
     overrides = {name: getattr(args, name) for name in fields}
     if overrides["crisis_lines"]:
         overrides["crisis_lines"] = overrides["crisis_lines"].replace("\\n", "\n")

@@ -225,16 +225,29 @@ def make_router(get_pipeline, *, gate: Gate | None = None, max_question_chars: i
     async def healthz():
         pipeline = get_pipeline()
         store, generator = pipeline.store, pipeline.generator
+        models = {"embedder": pipeline.embedder.model_id,
+                  "generator": getattr(generator, "model_id", "extractive"),
+                  "generator_loaded": bool(getattr(generator, "loaded", generator is None)),
+                  "generator_backend": _backend_name(generator)}
+        reachable = getattr(generator, "reachable", None)
+        if callable(reachable):
+            # A short, cached probe in a worker thread; "ok" either way, because answers
+            # still come (quoted from the articles) while the inference server is away.
+            models["generator_reachable"] = await run_in_threadpool(reachable)
         return {
             "status": "ok",
             "index": {"documents": len(store.documents), "chunks": len(store.chunks),
                       "build": store.manifest.get("build"), "index_type": store.manifest.get("index_type")},
-            "models": {"embedder": pipeline.embedder.model_id,
-                       "generator": getattr(generator, "model_id", "extractive"),
-                       "generator_loaded": bool(getattr(generator, "loaded", generator is None))},
+            "models": models,
         }
 
     return router
+
+
+def _backend_name(generator) -> str:
+    if generator is None:
+        return "extractive"
+    return "openai-compatible server" if callable(getattr(generator, "reachable", None)) else "local"
 
 
 @contextmanager

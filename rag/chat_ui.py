@@ -294,7 +294,12 @@ class FeedbackStore:
         if self.path is None:
             return False
         question = " ".join(question.split())[: self.max_question_chars]
-        with self._lock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # The thread lock serves this process; the file lock, other app copies sharing the file.
+        with self._lock, open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)
             data = self.read()
             data["totals"][vote] = data["totals"].get(vote, 0) + 1
             counts = data["questions"].setdefault(question, {"up": 0, "down": 0})

@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     prompt_token_budget: int = 700
     generation_timeout_s: float = 30.0
 
+    # An OpenAI-compatible inference server (vLLM, llama.cpp server, Ollama) instead of the local model.
+    generator_url: str | None = Field(default=None, description="server root or /v1 URL; set, it replaces the "
+                                      "local model (unless generator is 'extractive')")
+    generator_model: str | None = Field(default=None, description="model name on the server; None uses the "
+                                        "first one it lists")
+    generator_api_key: str | None = Field(default=None, description="sent as a Bearer token, if the server wants one")
+    generator_connect_timeout_s: float = Field(default=3.0, gt=0)
+    generator_read_timeout_s: float = Field(default=20.0, gt=0, description="longest wait for the next bytes")
+    generator_retries: int = Field(default=1, ge=0, le=5, description="extra attempts, only before the first token")
+
     # Limits and wording.
     max_question_chars: int = 1000
     max_history_turns: int = 6

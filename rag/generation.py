@@ -109,7 +109,11 @@ class TransformersGenerator:
                 del model.config.quantization_config
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
-            os.replace(tmp, target)  # atomic: a half-written cache is never used
+            try:
+                os.replace(tmp, target)  # atomic: a half-written cache is never used
+            except OSError:
+                if not (target / "config.json").exists():
+                    raise  # otherwise another app copy converted it meanwhile: use theirs
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -163,5 +167,9 @@ def make_generator(settings) -> Generator | None:
     """The configured generator, or None for extractive-only answers."""
     if settings.generator == "extractive":
         return None
+    if getattr(settings, "generator_url", None):
+        from .openai_backend import OpenAIGenerator
+
+        return OpenAIGenerator.from_settings(settings)
     return TransformersGenerator(settings.generator, settings.cache_dir, settings.max_new_tokens,
                                  settings.threads, settings.generation_timeout_s)

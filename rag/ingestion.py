@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from .errors import IndexMismatchError, RagError
 from .index_store import IndexStore
 
 CHUNKER_VERSION = 1
+LOCK_FILE = ".build.lock"
 
 
 @dataclass(frozen=True)
@@ -58,20 +60,58 @@ def corpus_fingerprint(corpus_dir: Path) -> str:
 
 def build_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, chunk_max_chars: int = 480,
                 rebuild: bool = False, progress: bool = False) -> tuple[IndexStore, IngestReport]:
+    """The index for this corpus: loaded when current, else built (only new chunks embedded).
+
+    Several app copies may share one index folder. A current index is only read, so the
+    folder may be read-only; a build happens under a lock file, and a copy that waited for
+    another's build loads that build instead of repeating it.
+    """
     t0 = time.perf_counter()
     expect = index_expectations(embedder, chunk_max_chars)
     fingerprint = corpus_fingerprint(corpus_dir)
-    previous: IndexStore | None = None
-    if not rebuild:
-        try:
-            previous = IndexStore.load(index_dir, expect)
-        except RagError:
-            previous = None  # missing, damaged or built otherwise: embed everything
+    previous = None if rebuild else _load_if_usable(index_dir, expect)
     if previous is not None and previous.manifest.get("corpus_fingerprint") == fingerprint:
-        report = IngestReport(len(previous.documents), len(previous.chunks), 0, len(previous.chunks),
-                              time.perf_counter() - t0, changed=False)
-        return previous, report
+        return previous, _unchanged(previous, t0)
+    with build_lock(index_dir):
+        if not rebuild:  # another copy may have built it while this one waited
+            previous = _load_if_usable(index_dir, expect)
+            if previous is not None and previous.manifest.get("corpus_fingerprint") == fingerprint:
+                return previous, _unchanged(previous, t0)
+        return _build(corpus_dir, index_dir, embedder, chunk_max_chars, expect, fingerprint, previous,
+                      progress, t0)
 
+
+def _load_if_usable(index_dir: Path, expect: dict) -> IndexStore | None:
+    try:
+        return IndexStore.load(index_dir, expect)
+    except RagError:
+        return None  # missing, damaged or built otherwise: embed everything
+
+
+def _unchanged(store: IndexStore, t0: float) -> IngestReport:
+    return IngestReport(len(store.documents), len(store.chunks), 0, len(store.chunks),
+                        time.perf_counter() - t0, changed=False)
+
+
+@contextmanager
+def build_lock(index_dir: Path):
+    """An exclusive lock, across processes, on building into ``index_dir``."""
+    import fcntl
+
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(index_dir / LOCK_FILE, "a")
+    except OSError as exc:
+        raise RagError(f"the index in {index_dir} is missing or out of date and the folder cannot be written "
+                       f"({exc.strerror}); build it with `python ingest.py` where it is writable") from exc
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, also if the process dies
+        yield
+
+
+def _build(corpus_dir: Path, index_dir: Path, embedder: Embedder, chunk_max_chars: int, expect: dict,
+           fingerprint: str, previous: IndexStore | None, progress: bool,
+           t0: float) -> tuple[IndexStore, IngestReport]:
     documents = load_corpus(corpus_dir)
     if not documents:
         raise RagError(f"no documents in {corpus_dir}; add .txt, .md, .html or .pdf files")

@@ -270,7 +270,7 @@ def test_healthz_reports_index_and_models(client):
     data = client.get("/healthz").json()
     assert data["status"] == "ok" and data["index"]["chunks"] > 10 and data["index"]["documents"] == 1
     assert data["models"] == {"embedder": "test/hashing-embedder", "generator": "test/scripted",
-                              "generator_loaded": False}
+                              "generator_loaded": False, "generator_backend": "local"}
 
 
 def test_openapi_documents_both_post_bodies(client):

@@ -1,0 +1,142 @@
+"""The OpenAI-compatible backend against a real inference server: llama.cpp's Python server
+(``python -m llama_cpp.server``) serving the packaged SmolLM2 GGUF on loopback.
+
+Opt-in: llama-cpp-python compiles llama.cpp (``make llama-cpp``, about 15 minutes on two
+cores), so these tests skip when it is not installed. ``make test-llamacpp`` runs them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from rag.openai_backend import OpenAIGenerator
+from rag.pipeline import Pipeline
+from tests.fake_openai_server import free_port
+
+pytestmark = [
+    pytest.mark.llamacpp,
+    pytest.mark.slow,
+    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
+                       reason="llama-cpp-python is not installed; `make llama-cpp` builds it (about 15 min)"),
+]
+QUESTION = "How quickly does ketamine work for depression?"
+STARTUP_S = 120
+
+
+def packaged_gguf():
+    from rag.embedding import package_dir
+    from rag.generation import PACKAGED_GGUF
+
+    module, pip_name, filename = PACKAGED_GGUF["smollm2"]
+    return package_dir(module, pip_name) / filename
+
+
+@contextmanager
+def serve_packaged_gguf(log_dir):
+    """The packaged GGUF served on a free loopback port, as a clinic would run it; yields its URL."""
+    port = free_port()
+    log_path = log_dir / f"server-{port}.log"
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(packaged_gguf()),
+               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+               "--n_threads", str(min(2, os.cpu_count() or 1)), "--model_alias", "smollm2",
+               # Let a request finish even while another waits (the default cuts the first short).
+               "--interrupt_requests", "False"]
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited with {process.returncode}:\n{log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"llama_cpp.server did not start in {STARTUP_S} s:\n{log_path.read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory):
+    with serve_packaged_gguf(tmp_path_factory.mktemp("llama")) as url:
+        yield url
+
+
+def generator(url: str, **kw) -> OpenAIGenerator:
+    return OpenAIGenerator(url, **{"read_timeout_s": 60.0, "total_timeout_s": 120.0, "max_new_tokens": 48, **kw})
+
+
+def test_the_real_server_streams_a_reply(llama_server):
+    gen = generator(llama_server)
+    pieces = list(gen.stream([{"role": "user", "content": "Name one colour of the sky."}]))
+    assert len(pieces) > 3, pieces  # token by token, not one block
+    assert "".join(pieces).strip()
+    assert gen.model == "smollm2"  # discovered from the server's model list
+    assert gen.reachable() is True
+
+
+def test_the_assistant_answers_through_the_real_server(llama_server, settings, store, embedder):
+    """Article question ▶ prompt ▶ llama.cpp ▶ grounding check: a checked, cited answer, no fallback."""
+    from app import create_app
+
+    pipeline = Pipeline(settings, store, embedder, generator(llama_server, max_new_tokens=72))
+    with TestClient(create_app(settings, pipeline)) as http:
+        body = http.post("/api/ask", json={"question": QUESTION}).json()
+        health = http.get("/healthz").json()
+    assert body["status"] == "answered" and body["citations"]
+    assert "notice" not in body or not body["notice"], body.get("notice")  # the server answered; no fallback
+    assert body["timings_ms"]["generate"] > 0
+    for c in body["citations"]:
+        assert store.documents[c["doc_id"]].text[c["start"] : c["end"]] == c["quote"]
+    assert health["models"]["generator_backend"] == "openai-compatible server"
+    assert health["models"]["generator_reachable"] is True
+
+
+def test_closing_a_stream_frees_the_server_for_the_next_patient(llama_server):
+    """The server works on one request at a time: a hang-up must stop the work it was doing."""
+    messages = [{"role": "user", "content": "Write a very long story about the sea."}]
+    long = generator(llama_server, max_new_tokens=1500).stream(messages)
+    t0 = time.monotonic()
+    next(long)
+    next(long)
+    long.close()
+    closed_at = time.monotonic() - t0
+    t1 = time.monotonic()
+    quick = generator(llama_server, max_new_tokens=4).stream([{"role": "user", "content": "Say hi."}])
+    next(quick)
+    waited = time.monotonic() - t1
+    quick.close()
+    # Had the server kept writing 1500 tokens, the next request would wait for all of them.
+    full = generator(llama_server, max_new_tokens=200)
+    t2 = time.monotonic()
+    list(full.stream(messages))
+    per_200 = time.monotonic() - t2
+    assert waited < max(2.0, per_200), (closed_at, waited, per_200)
+
+
+def test_answers_fall_back_to_quotes_when_the_server_stops(settings, store, embedder, tmp_path):
+    with serve_packaged_gguf(tmp_path) as url:
+        pipeline = Pipeline(settings, store, embedder, generator(url, retries=1, connect_timeout_s=1.0))
+        before = pipeline.ask(QUESTION)
+    after = pipeline.ask(QUESTION)  # the server is gone now
+    assert before.status == "answered" and not before.notice
+    assert after.status == "answered" and after.notice and after.citations
