@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     max_new_tokens: int = 72
     prompt_token_budget: int = 700
     generation_timeout_s: float = 30.0
+    generation_deadline_s: float = Field(default=45.0, gt=0, description="longest wait for the model's whole "
+                                         "reply; past it the patient gets the quoted answer with a notice")
 
     # Limits and wording.
     max_question_chars: int = 1000
