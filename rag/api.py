@@ -14,16 +14,17 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .chat_ui import BUSY, FRIENDLY_ERROR, article_url, log_failure
 from .errors import InputError
 from .pipeline import Pipeline, validate
+from .streaming import ClosingStreamingResponse, ThreadedStream
 
 log = logging.getLogger("rag.api")
 MAX_BODY_BYTES = 64 * 1024
@@ -204,8 +205,9 @@ def make_router(get_pipeline, *, gate: Gate | None = None, max_question_chars: i
 
         def events() -> Iterator[str]:
             try:
-                with gate.slot() if gate is not None else _no_gate():
-                    for event in pipeline.stream(question, history):
+                with (gate.slot() if gate is not None else _no_gate(),
+                      closing(pipeline.stream(question, history)) as answer):
+                    for event in answer:
                         if event.kind == "done":
                             data = _with_urls(event.data.to_dict(), base_url)
                         elif event.kind == "citations":
@@ -218,8 +220,8 @@ def make_router(get_pipeline, *, gate: Gate | None = None, max_question_chars: i
                 log_failure(log, "streaming", exc, pipeline.settings.log_content)
                 yield f"event: error\ndata: {json.dumps({'error': FRIENDLY})}\n\n"
 
-        return StreamingResponse(iterate_in_threadpool(events()), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        return ClosingStreamingResponse(ThreadedStream(events()), media_type="text/event-stream",
+                                        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @router.get("/healthz", summary="Index and model status", tags=["status"])
     async def healthz():
