@@ -62,8 +62,8 @@ def _request_schema(max_chars: int) -> dict:
         "type": "object",
         "required": ["question"],
         "properties": {
-            "question": {"type": "string", "minLength": 1, "maxLength": max_chars,
-                         "description": "the patient's question",
+            "question": {"type": "string", "minLength": 1, "maxLength": max_chars, "pattern": "[^\\s\\u0000]",
+                         "description": "the patient's question (more than spaces and control characters)",
                          "example": "How quickly does ketamine work for depression?"},
             "history": {"type": "array", "description": "earlier turns, oldest first (optional)",
                         "items": {"type": "object", "required": ["role", "content"],
@@ -84,6 +84,11 @@ _ANSWER = {"type": "object", "required": ["answer", "status", "citations", "timi
                           "citations": {"type": "array", "items": _CITATION},
                           "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
                           "notice": {"type": "string", "description": "crisis lines or a fallback note, if any"}}}
+# One Server-Sent Event of a streamed answer; ``data`` is JSON text.
+_SSE_EVENT = {"type": "object", "required": ["event", "data"],
+              "properties": {"event": {"type": "string", "enum": ["token", "citations", "done", "error"]},
+                             "data": {"type": "string", "description": "JSON: a string, a list, an answer or "
+                                                                       "{\"error\"}"}}}
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 
 
@@ -162,7 +167,7 @@ def make_router(get_pipeline, *, gate: Gate | None = None, max_question_chars: i
     ok_json = _json(_ANSWER, "the answer with its citations")
     ok_sse = {"description": "Server-Sent Events: `token` (JSON string, the next checked sentence), `citations` "
                              "(JSON list), `done` (the full answer object), or `error` ({\"error\"})",
-              "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+              "content": {"text/event-stream": {"schema": _SSE_EVENT}}}
 
     def busy() -> JSONResponse | None:
         if gate is not None and gate.busy():
