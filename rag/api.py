@@ -28,29 +28,42 @@ from .streaming import ClosingStreamingResponse, ThreadedStream
 
 log = logging.getLogger("rag.api")
 MAX_BODY_BYTES = 64 * 1024
+RETRY_AFTER_S = "30"
 FRIENDLY = FRIENDLY_ERROR
+
+
+class Busy(Exception):
+    """No answer slot came free within the queue timeout."""
 
 
 class Gate:
     """At most ``concurrency`` answers at once across the chat and the API (one model, on the
-    CPU), and at most ``queue_size`` more waiting; past that, callers are told to retry."""
+    CPU), and at most ``queue_size`` more waiting; past that, callers are told to retry. The API
+    also tells a caller to retry once it has waited ``queue_timeout_s`` for a slot, so a full
+    queue of slow answers refuses politely instead of holding clients for minutes."""
 
-    def __init__(self, concurrency: int, queue_size: int):
+    def __init__(self, concurrency: int, queue_size: int, queue_timeout_s: float | None = None):
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
         self._lock = threading.Lock()
         self.inside = 0
         self.capacity = max(1, concurrency) + max(0, queue_size)
+        self.queue_timeout_s = queue_timeout_s
 
     def busy(self) -> bool:
         return self.inside >= self.capacity
 
     @contextmanager
-    def slot(self):
+    def slot(self, timeout: float | None = None):
+        """Hold an answer slot; raise Busy when none comes free within ``timeout`` (None: wait)."""
         with self._lock:
             self.inside += 1
         try:
-            with self._slots:
+            if not self._slots.acquire(timeout=timeout):
+                raise Busy(f"no answer slot came free within {timeout:g} s")
+            try:
                 yield
+            finally:
+                self._slots.release()
         finally:
             with self._lock:
                 self.inside -= 1
@@ -171,8 +184,14 @@ def make_router(get_pipeline, *, gate: Gate | None = None, max_question_chars: i
 
     def busy() -> JSONResponse | None:
         if gate is not None and gate.busy():
-            return _error(503, BUSY, {"Retry-After": "30"})
+            return refuse()
         return None
+
+    def refuse() -> JSONResponse:
+        return _error(503, BUSY, {"Retry-After": RETRY_AFTER_S})
+
+    def held_slot():
+        return gate.slot(gate.queue_timeout_s) if gate is not None else _no_gate()
 
     @router.post("/api/ask", summary="Answer one question with citations", tags=["answers"],
                  openapi_extra=_openapi(max_question_chars, ok_json))
@@ -186,11 +205,13 @@ def make_router(get_pipeline, *, gate: Gate | None = None, max_question_chars: i
         question, history = parsed
 
         def answer():
-            with gate.slot() if gate is not None else _no_gate():
+            with held_slot():
                 return pipeline.ask(question, history)
 
         try:
             result = await run_in_threadpool(answer)
+        except Busy:
+            return refuse()
         except Exception as exc:
             log_failure(log, "answering", exc, pipeline.settings.log_content)
             return _error(503, FRIENDLY)
@@ -207,11 +228,17 @@ def make_router(get_pipeline, *, gate: Gate | None = None, max_question_chars: i
             return refused
         question, history = parsed
         base_url = pipeline.settings.article_base_url
+        # The slot is taken before the response starts, so a caller who waited too long still
+        # gets a 503 rather than a stream that has already said 200; the stream gives it back.
+        slot = held_slot()
+        try:
+            await run_in_threadpool(slot.__enter__)
+        except Busy:
+            return refuse()
 
         def events() -> Iterator[str]:
             try:
-                with (gate.slot() if gate is not None else _no_gate(),
-                      closing(pipeline.stream(question, history)) as answer):
+                with closing(pipeline.stream(question, history)) as answer:
                     for event in answer:
                         if event.kind == "done":
                             data = _with_urls(event.data.to_dict(), base_url)
@@ -225,7 +252,8 @@ def make_router(get_pipeline, *, gate: Gate | None = None, max_question_chars: i
                 log_failure(log, "streaming", exc, pipeline.settings.log_content)
                 yield f"event: error\ndata: {json.dumps({'error': FRIENDLY})}\n\n"
 
-        return ClosingStreamingResponse(ThreadedStream(events()), media_type="text/event-stream",
+        return ClosingStreamingResponse(ThreadedStream(events(), on_close=lambda: slot.__exit__(None, None, None)),
+                                        media_type="text/event-stream",
                                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @router.get("/healthz", summary="Index and model status", tags=["status"])

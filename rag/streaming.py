@@ -9,7 +9,7 @@ for no one. ``ClosingStreamingResponse`` closes it however the response ends.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
@@ -18,12 +18,15 @@ _END = object()
 
 
 class ThreadedStream:
-    """Steps a blocking iterator in worker threads, one step at a time, for an async response."""
+    """Steps a blocking iterator in worker threads, one step at a time, for an async response;
+    ``on_close`` runs once, after the iterator has ended or been closed."""
 
-    def __init__(self, iterator: Iterator[str]):
+    def __init__(self, iterator: Iterator[str], on_close: Callable[[], None] | None = None):
         self._iterator = iterator
+        self._on_close = on_close
         self._lock = threading.Lock()  # a step and the close never run at the same time
         self._finished = False
+        self._closed = False
 
     def _step(self):
         with self._lock:
@@ -41,19 +44,20 @@ class ThreadedStream:
                 return
             yield item
 
+    def _finish(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = self._finished = True
+            close = getattr(self._iterator, "close", None)
+            if close is not None:
+                close()
+        if self._on_close is not None:
+            self._on_close()
+
     def close(self) -> None:
         """Close the iterator once a step in progress is done, without blocking the event loop."""
-        if self._finished:
-            return
-
-        def finish() -> None:
-            with self._lock:
-                self._finished = True
-                close = getattr(self._iterator, "close", None)
-                if close is not None:
-                    close()
-
-        threading.Thread(target=finish, daemon=True, name="close-stream").start()
+        threading.Thread(target=self._finish, daemon=True, name="close-stream").start()
 
 
 class ClosingStreamingResponse(StreamingResponse):

@@ -8,6 +8,7 @@ import functools
 import importlib.util
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,26 @@ def test_the_load_tool_counts_a_refusal_without_retry_after_as_an_error():
     assert asyncio.run(outcome(200, {}, b"event: token\ndata: \"a\"\n\n", "/api/ask/stream")).kind == "error"
     assert asyncio.run(outcome(200, {}, b'{"status": "answered"}')).kind == "answered"
 
+
+
+def test_a_request_that_waits_past_the_queue_timeout_is_refused_politely(built):
+    from fastapi.testclient import TestClient
+
+    app = make_app(built, concurrency=1, queue_size=5, queue_timeout_s=0.5)
+    gate = app.state.gate
+    with TestClient(app, raise_server_exceptions=False) as client, gate.slot():  # the only slot is taken
+        for path in ("/api/ask", "/api/ask/stream"):
+            started = time.monotonic()
+            r = client.post(path, json={"question": "Is ketamine safe?"})
+            waited = time.monotonic() - started
+            assert r.status_code == 503 and r.headers["retry-after"] == "30" and "busy" in r.json()["error"]
+            assert 0.4 < waited < 5, waited
+        assert gate.inside == 1  # only the slot held above
+    assert gate.inside == 0
+    with TestClient(app, raise_server_exceptions=False) as client:  # free again: answered, slot returned
+        with client.stream("POST", "/api/ask/stream", json={"question": "Is ketamine safe?"}) as r:
+            assert r.status_code == 200 and "event: done" in "".join(r.iter_text())
+        deadline = time.monotonic() + 5
+        while gate.inside and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert gate.inside == 0
