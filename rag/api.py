@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 
@@ -39,18 +40,30 @@ class Busy(Exception):
 class Gate:
     """At most ``concurrency`` answers at once across the chat and the API (one model, on the
     CPU), and at most ``queue_size`` more waiting; past that, callers are told to retry. The API
-    also tells a caller to retry once it has waited ``queue_timeout_s`` for a slot, so a full
-    queue of slow answers refuses politely instead of holding clients for minutes."""
+    also tells a caller to retry once it has waited ``queue_timeout_s`` for a slot, and tells it
+    at once when the answers ahead of it (at their recent pace) would take longer than that:
+    a queue of slow answers refuses politely and quickly instead of holding clients."""
+
+    PACE_WEIGHT = 0.2  # of the latest answer in the running mean of answer times
 
     def __init__(self, concurrency: int, queue_size: int, queue_timeout_s: float | None = None):
-        self._slots = threading.BoundedSemaphore(max(1, concurrency))
+        self.concurrency = max(1, concurrency)
+        self._slots = threading.BoundedSemaphore(self.concurrency)
         self._lock = threading.Lock()
         self.inside = 0
-        self.capacity = max(1, concurrency) + max(0, queue_size)
+        self.capacity = self.concurrency + max(0, queue_size)
         self.queue_timeout_s = queue_timeout_s
+        self.mean_answer_s = 0.0  # unknown until the first answer: admit
+
+    def expected_wait_s(self) -> float:
+        """Roughly how long a newcomer would wait for a slot, at the recent pace."""
+        ahead = self.inside + 1 - self.concurrency
+        return max(0, ahead) / self.concurrency * self.mean_answer_s
 
     def busy(self) -> bool:
-        return self.inside >= self.capacity
+        if self.inside >= self.capacity:
+            return True
+        return self.queue_timeout_s is not None and self.expected_wait_s() > self.queue_timeout_s
 
     @contextmanager
     def slot(self, timeout: float | None = None):
@@ -60,13 +73,21 @@ class Gate:
         try:
             if not self._slots.acquire(timeout=timeout):
                 raise Busy(f"no answer slot came free within {timeout:g} s")
+            started = time.monotonic()
             try:
                 yield
             finally:
                 self._slots.release()
+                self._record(time.monotonic() - started)
         finally:
             with self._lock:
                 self.inside -= 1
+
+    def _record(self, seconds: float) -> None:
+        with self._lock:
+            first = self.mean_answer_s == 0.0
+            self.mean_answer_s = seconds if first else \
+                (1 - self.PACE_WEIGHT) * self.mean_answer_s + self.PACE_WEIGHT * seconds
 
 
 # --- the documented shapes (for /docs and schema-driven tools) -------------------------------

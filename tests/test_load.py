@@ -129,3 +129,32 @@ def test_a_request_that_waits_past_the_queue_timeout_is_refused_politely(built):
         while gate.inside and time.monotonic() < deadline:
             time.sleep(0.02)
         assert gate.inside == 0
+
+
+
+def test_the_gate_refuses_at_once_when_the_answers_ahead_would_outlast_the_queue_timeout():
+    import threading
+
+    from rag.api import Gate
+
+    gate = Gate(concurrency=1, queue_size=10, queue_timeout_s=1.0)
+    assert not gate.busy()  # no pace known yet: admit
+    with gate.slot():
+        time.sleep(0.6)
+    assert 0.5 < gate.mean_answer_s < 2
+    with gate.slot():  # one answer under way: a newcomer would wait about 0.6 s
+        assert not gate.busy()
+
+        def wait_in_line():
+            with gate.slot(5):
+                pass
+
+        waiter = threading.Thread(target=wait_in_line)
+        waiter.start()
+        deadline = time.monotonic() + 5
+        while gate.inside < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # one answering, one waiting: a newcomer would wait about 2 x 0.6 s, past the timeout
+        assert gate.expected_wait_s() > 1.0 and gate.busy()
+    waiter.join(5)
+    assert gate.inside == 0 and not gate.busy()
