@@ -66,12 +66,13 @@ class LoadReport:
     answers_per_s: float = 0.0
     rss_before_mb: float | None = None
     rss_peak_mb: float | None = None
+    rss_mid_mb: float | None = None  # half way through: equal to "after" when memory is flat
     rss_after_mb: float | None = None
 
     def lines(self) -> list[str]:
         mem = "" if self.rss_before_mb is None else (
-            f"\nserver memory: {self.rss_before_mb:.0f} MB before, {self.rss_peak_mb:.0f} MB peak, "
-            f"{self.rss_after_mb:.0f} MB after")
+            f"\nserver memory: {self.rss_before_mb:.0f} MB before, {self.rss_mid_mb or 0:.0f} MB half way, "
+            f"{self.rss_peak_mb:.0f} MB peak, {self.rss_after_mb:.0f} MB after")
         return [
             f"{self.clients} clients for {self.duration_s:.0f} s: {self.requests} requests, {self.answered} answered, "
             f"{self.refused} refused politely (429/503 + Retry-After), {self.errors} errors",
@@ -171,10 +172,13 @@ async def run_load(url: str, clients: int = 20, duration_s: float = 60.0, max_re
                     await asyncio.sleep(0.25)  # a real client would honour Retry-After; keep the pressure on
 
         async def watch_memory() -> None:
+            half_way = stop_at - duration_s / 2
             while time.monotonic() < stop_at:
                 now = rss_mb(pid)
                 if now is not None:
                     report.rss_peak_mb = max(report.rss_peak_mb or 0.0, now)
+                    if report.rss_mid_mb is None and time.monotonic() >= half_way:
+                        report.rss_mid_mb = now
                 await asyncio.sleep(0.5)
 
         started = time.monotonic()
