@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: run test test-fast install browser-deps index lint bench eval eval-gate clean widget-demo
+.PHONY: run test test-fast install browser-deps index lint bench eval eval-gate clean widget-demo load
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -49,6 +49,10 @@ lint: $(STAMP)
 
 bench: index
 	$(BIN)/python bench/bench_pipeline.py
+
+# Full load test: starts the app as `make run` does (on a free loopback port), 20 clients x 60 s.
+load: index
+	$(BIN)/python bench/load.py --serve --clients 20 --duration 60
 
 # The project's question set: full report with the configurations side by side.
 eval: index

@@ -32,7 +32,7 @@ def create_app(settings, pipeline=None):
     from rag.widget import make_widget_router
 
     pipeline = pipeline or build_pipeline(settings, warm=True)
-    gate = Gate(settings.concurrency, settings.queue_size)
+    gate = Gate(settings.concurrency, settings.queue_size, settings.queue_timeout_s)
     app = FastAPI(title="Clinic Q&A assistant", version="1.0",
                   description="Answers patients' questions from the clinic's articles, with verbatim citations.")
     app.state.gate = gate

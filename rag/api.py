@@ -13,46 +13,81 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .chat_ui import BUSY, FRIENDLY_ERROR, article_url, log_failure
 from .errors import InputError
 from .pipeline import Pipeline, validate
+from .streaming import ClosingStreamingResponse, ThreadedStream
 
 log = logging.getLogger("rag.api")
 MAX_BODY_BYTES = 64 * 1024
+RETRY_AFTER_S = "30"
 FRIENDLY = FRIENDLY_ERROR
+
+
+class Busy(Exception):
+    """No answer slot came free within the queue timeout."""
 
 
 class Gate:
     """At most ``concurrency`` answers at once across the chat and the API (one model, on the
-    CPU), and at most ``queue_size`` more waiting; past that, callers are told to retry."""
+    CPU), and at most ``queue_size`` more waiting; past that, callers are told to retry. The API
+    also tells a caller to retry once it has waited ``queue_timeout_s`` for a slot, and tells it
+    at once when the answers ahead of it (at their recent pace) would take longer than that:
+    a queue of slow answers refuses politely and quickly instead of holding clients."""
 
-    def __init__(self, concurrency: int, queue_size: int):
-        self._slots = threading.BoundedSemaphore(max(1, concurrency))
+    PACE_WEIGHT = 0.2  # of the latest answer in the running mean of answer times
+
+    def __init__(self, concurrency: int, queue_size: int, queue_timeout_s: float | None = None):
+        self.concurrency = max(1, concurrency)
+        self._slots = threading.BoundedSemaphore(self.concurrency)
         self._lock = threading.Lock()
         self.inside = 0
-        self.capacity = max(1, concurrency) + max(0, queue_size)
+        self.capacity = self.concurrency + max(0, queue_size)
+        self.queue_timeout_s = queue_timeout_s
+        self.mean_answer_s = 0.0  # unknown until the first answer: admit
+
+    def expected_wait_s(self) -> float:
+        """Roughly how long a newcomer would wait for a slot, at the recent pace."""
+        ahead = self.inside + 1 - self.concurrency
+        return max(0, ahead) / self.concurrency * self.mean_answer_s
 
     def busy(self) -> bool:
-        return self.inside >= self.capacity
+        if self.inside >= self.capacity:
+            return True
+        return self.queue_timeout_s is not None and self.expected_wait_s() > self.queue_timeout_s
 
     @contextmanager
-    def slot(self):
+    def slot(self, timeout: float | None = None):
+        """Hold an answer slot; raise Busy when none comes free within ``timeout`` (None: wait)."""
         with self._lock:
             self.inside += 1
         try:
-            with self._slots:
+            if not self._slots.acquire(timeout=timeout):
+                raise Busy(f"no answer slot came free within {timeout:g} s")
+            started = time.monotonic()
+            try:
                 yield
+            finally:
+                self._slots.release()
+                self._record(time.monotonic() - started)
         finally:
             with self._lock:
                 self.inside -= 1
+
+    def _record(self, seconds: float) -> None:
+        with self._lock:
+            first = self.mean_answer_s == 0.0
+            self.mean_answer_s = seconds if first else \
+                (1 - self.PACE_WEIGHT) * self.mean_answer_s + self.PACE_WEIGHT * seconds
 
 
 # --- the documented shapes (for /docs and schema-driven tools) -------------------------------
@@ -61,8 +96,8 @@ def _request_schema(max_chars: int) -> dict:
         "type": "object",
         "required": ["question"],
         "properties": {
-            "question": {"type": "string", "minLength": 1, "maxLength": max_chars,
-                         "description": "the patient's question",
+            "question": {"type": "string", "minLength": 1, "maxLength": max_chars, "pattern": "[^\\s\\u0000]",
+                         "description": "the patient's question (more than spaces and control characters)",
                          "example": "How quickly does ketamine work for depression?"},
             "history": {"type": "array", "description": "earlier turns, oldest first (optional)",
                         "items": {"type": "object", "required": ["role", "content"],
@@ -83,6 +118,11 @@ _ANSWER = {"type": "object", "required": ["answer", "status", "citations", "timi
                           "citations": {"type": "array", "items": _CITATION},
                           "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
                           "notice": {"type": "string", "description": "crisis lines or a fallback note, if any"}}}
+# One Server-Sent Event of a streamed answer; ``data`` is JSON text.
+_SSE_EVENT = {"type": "object", "required": ["event", "data"],
+              "properties": {"event": {"type": "string", "enum": ["token", "citations", "done", "error"]},
+                             "data": {"type": "string", "description": "JSON: a string, a list, an answer or "
+                                                                       "{\"error\"}"}}}
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 
 
@@ -161,12 +201,18 @@ def make_router(get_pipeline, *, gate: Gate | None = None, max_question_chars: i
     ok_json = _json(_ANSWER, "the answer with its citations")
     ok_sse = {"description": "Server-Sent Events: `token` (JSON string, the next checked sentence), `citations` "
                              "(JSON list), `done` (the full answer object), or `error` ({\"error\"})",
-              "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+              "content": {"text/event-stream": {"schema": _SSE_EVENT}}}
 
     def busy() -> JSONResponse | None:
         if gate is not None and gate.busy():
-            return _error(503, BUSY, {"Retry-After": "30"})
+            return refuse()
         return None
+
+    def refuse() -> JSONResponse:
+        return _error(503, BUSY, {"Retry-After": RETRY_AFTER_S})
+
+    def held_slot():
+        return gate.slot(gate.queue_timeout_s) if gate is not None else _no_gate()
 
     @router.post("/api/ask", summary="Answer one question with citations", tags=["answers"],
                  openapi_extra=_openapi(max_question_chars, ok_json))
@@ -180,11 +226,13 @@ def make_router(get_pipeline, *, gate: Gate | None = None, max_question_chars: i
         question, history = parsed
 
         def answer():
-            with gate.slot() if gate is not None else _no_gate():
+            with held_slot():
                 return pipeline.ask(question, history)
 
         try:
             result = await run_in_threadpool(answer)
+        except Busy:
+            return refuse()
         except Exception as exc:
             log_failure(log, "answering", exc, pipeline.settings.log_content)
             return _error(503, FRIENDLY)
@@ -201,11 +249,18 @@ def make_router(get_pipeline, *, gate: Gate | None = None, max_question_chars: i
             return refused
         question, history = parsed
         base_url = pipeline.settings.article_base_url
+        # The slot is taken before the response starts, so a caller who waited too long still
+        # gets a 503 rather than a stream that has already said 200; the stream gives it back.
+        slot = held_slot()
+        try:
+            await run_in_threadpool(slot.__enter__)
+        except Busy:
+            return refuse()
 
         def events() -> Iterator[str]:
             try:
-                with gate.slot() if gate is not None else _no_gate():
-                    for event in pipeline.stream(question, history):
+                with closing(pipeline.stream(question, history)) as answer:
+                    for event in answer:
                         if event.kind == "done":
                             data = _with_urls(event.data.to_dict(), base_url)
                         elif event.kind == "citations":
@@ -218,8 +273,9 @@ def make_router(get_pipeline, *, gate: Gate | None = None, max_question_chars: i
                 log_failure(log, "streaming", exc, pipeline.settings.log_content)
                 yield f"event: error\ndata: {json.dumps({'error': FRIENDLY})}\n\n"
 
-        return StreamingResponse(iterate_in_threadpool(events()), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        return ClosingStreamingResponse(ThreadedStream(events(), on_close=lambda: slot.__exit__(None, None, None)),
+                                        media_type="text/event-stream",
+                                        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @router.get("/healthz", summary="Index and model status", tags=["status"])
     async def healthz():

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     max_new_tokens: int = 72
     prompt_token_budget: int = 700
     generation_timeout_s: float = 30.0
+    generation_deadline_s: float = Field(default=45.0, gt=0, description="longest wait for the model's whole "
+                                         "reply; past it the patient gets the quoted answer with a notice")
 
     # An OpenAI-compatible inference server (vLLM, llama.cpp server, Ollama) instead of the local model.
     generator_url: str | None = Field(default=None, description="server root or /v1 URL; set, it replaces the "
@@ -71,6 +73,8 @@ class Settings(BaseSettings):
     # The browser chat and the server (app.py, rag/chat_ui.py, rag/api.py).
     queue_size: int = Field(default=32, ge=1, description="requests that may wait for the model; more get 'busy'")
     concurrency: int = Field(default=2, ge=1, description="answers computed at the same time (chat and API)")
+    queue_timeout_s: float = Field(default=30.0, gt=0, description="longest an API request waits for an answer "
+                                   "slot; then it gets 'busy' (503 + Retry-After)")
     feedback_file: Path | None = Field(default=None, description="thumbs up/down counts per question; None stores "
                                                                  "nothing")
     example_questions: list[str] | None = Field(default=None, description="chat examples; None uses the built-in "

@@ -116,9 +116,12 @@ class IndexStore:
         if not path.exists():
             return None
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            manifest = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise IndexMismatchError(f"{path} is damaged ({exc}); {REBUILD}") from exc
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+            raise IndexMismatchError(f"{path} is damaged (not an index manifest); {REBUILD}")
+        return manifest
 
     @staticmethod
     def load(index_dir: Path, expect: dict | None = None) -> IndexStore:
@@ -135,14 +138,31 @@ class IndexStore:
                 chunks = [Chunk(**json.loads(line)) for line in fh if line.strip()]
             vectors = np.load(index_dir / files["vectors"])
             faiss_index = _faiss().read_index(str(index_dir / files["faiss"]))
-        except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError, RuntimeError) as exc:
             raise IndexMismatchError(
                 f"the index in {index_dir} is incomplete or damaged ({type(exc).__name__}); "
                 "rebuild it with `python ingest.py --rebuild`"
             ) from exc
-        if len(chunks) != faiss_index.ntotal or len(chunks) != len(vectors):
+        if (getattr(faiss_index, "ntotal", None) != len(chunks) or getattr(vectors, "ndim", 0) != 2
+                or len(vectors) != len(chunks) or vectors.shape[1] != faiss_index.d):
             raise IndexMismatchError(f"the index in {index_dir} is inconsistent; {REBUILD}")
-        return IndexStore(manifest, {d.doc_id: d for d in documents}, chunks, vectors, faiss_index)
+        by_id = _documents_matching(documents, chunks)
+        if by_id is None:
+            # Quotes are cut from the documents by these offsets: wrong ones would misquote the articles.
+            raise IndexMismatchError(f"the index in {index_dir} has chunks that do not match their documents; "
+                                     f"{REBUILD}")
+        return IndexStore(manifest, by_id, chunks, vectors, faiss_index)
+
+
+def _documents_matching(documents: list[Document], chunks: list[Chunk]) -> dict[str, Document] | None:
+    """Documents by id when every chunk is exactly its document's text at its offsets, else None."""
+    try:
+        by_id = {d.doc_id: d for d in documents}
+        ok = all(type(c.start) is int and type(c.end) is int and by_id[c.doc_id].text[c.start : c.end] == c.text
+                 for c in chunks)
+    except (TypeError, KeyError, AttributeError):
+        return None
+    return by_id if ok else None
 
 
 def check_manifest(manifest: dict, expect: dict) -> None:

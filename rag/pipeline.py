@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from .coverage import CoverageChecker, asks_for_quantity, states_quantity
+from .deadline import within_deadline
 from .embedding import Embedder
 from .errors import GenerationError, InputError
 from .gaps import record_gap
@@ -183,7 +184,12 @@ class Pipeline:
         assert self.generator is not None
         buffer = ""
         done = 0  # sentences already handled
-        stream = self.generator.stream(messages)
+        generator = self.generator
+
+        def pieces() -> Iterator[str]:  # called in the deadline's worker, so a raising call is caught too
+            yield from generator.stream(messages)
+
+        stream = within_deadline(pieces(), self.settings.generation_deadline_s, self.settings.generation_timeout_s)
         try:
             for piece in stream:
                 buffer += piece
