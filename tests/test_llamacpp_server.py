@@ -112,25 +112,23 @@ def test_the_assistant_answers_through_the_real_server(llama_server, settings, s
 
 
 def test_closing_a_stream_frees_the_server_for_the_next_patient(llama_server):
-    """The server works on one request at a time: a hang-up must stop the work it was doing."""
+    """The server works on one request at a time: a hang-up must stop the work it was doing.
+
+    Greedy decoding writes this story past 300 tokens; the rest of 1500 would take a minute or
+    more even on a quiet machine, so a next answer that starts within 20 s shows the server
+    stopped, with room for a busy machine.
+    """
     messages = [{"role": "user", "content": "Write a very long story about the sea."}]
     long = generator(llama_server, max_new_tokens=1500).stream(messages)
-    t0 = time.monotonic()
     next(long)
     next(long)
     long.close()
-    closed_at = time.monotonic() - t0
-    t1 = time.monotonic()
+    t0 = time.monotonic()
     quick = generator(llama_server, max_new_tokens=4).stream([{"role": "user", "content": "Say hi."}])
     next(quick)
-    waited = time.monotonic() - t1
+    waited = time.monotonic() - t0
     quick.close()
-    # Had the server kept writing 1500 tokens, the next request would wait for all of them.
-    full = generator(llama_server, max_new_tokens=200)
-    t2 = time.monotonic()
-    list(full.stream(messages))
-    per_200 = time.monotonic() - t2
-    assert waited < max(2.0, per_200), (closed_at, waited, per_200)
+    assert waited < 20.0, f"the next request waited {waited:.1f} s"
 
 
 def test_answers_fall_back_to_quotes_when_the_server_stops(settings, store, embedder, tmp_path):
