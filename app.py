@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     limits.add_argument("--concurrency", type=int, help="answers computed at once (default 2)")
     limits.add_argument("--queue-size", type=int, help="requests that may wait; more are told to retry (default 32)")
     limits.add_argument("--rate-limit-per-minute", type=int,
-                        help="questions one client may ask a minute on /api/ask(/stream); 0 = no limit (default)")
+                        help="questions one client may ask a minute on /api/ask(/stream); 0 = no limit (default 20)")
     limits.add_argument("--behind-proxy", action="store_true", default=None,
                         help="take the client address from X-Forwarded-For (only behind a proxy that sets it)")
     widget = p.add_argument_group("the website widget (/widget.js)")

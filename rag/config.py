@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     embed_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="sites allowed to embed the widget, like https://www.example-clinic.com; "
                                           "empty = only this app's own pages")
-    rate_limit_per_minute: int = Field(default=0, ge=0, description="questions one client may ask a minute on "
+    rate_limit_per_minute: int = Field(default=20, ge=0, description="questions one client may ask a minute on "
                                        "/api/ask and /api/ask/stream; 0 = no limit")
     behind_proxy: bool = Field(default=False, description="trust X-Forwarded-For for the client address (only "
                                "behind a reverse proxy that sets it)")

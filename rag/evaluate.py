@@ -94,8 +94,27 @@ def prompt_sources(pipeline, item: Item, hits, answer: str) -> list[dict]:
              "from_prompt": True} for n, h in enumerate(prompt.sources, 1) if n in cited]
 
 
-def ask_url(url: str, item: Item, timeout: float = 120.0) -> dict:
-    """``POST {url}/api/ask``; HTTP errors become ``status: error`` rows, an unreachable server stops the run."""
+RETRY_STATUSES = (429, 503)  # the server's polite "not now": wait as long as Retry-After says, then ask again
+MAX_POLITE_RETRIES = 5
+MAX_RETRY_WAIT_S = 90.0
+
+
+def ask_url(url: str, item: Item, timeout: float = 120.0, sleep=time.sleep) -> dict:
+    """``POST {url}/api/ask``, waiting out rate limits and busy replies (``Retry-After``) a few times;
+    other HTTP errors become ``status: error`` rows, an unreachable server stops the run."""
+    t0 = time.perf_counter()
+    for attempt in range(MAX_POLITE_RETRIES + 1):
+        result, retry_after = _ask_once(url, item, timeout)
+        if retry_after is None:
+            return result
+        if attempt < MAX_POLITE_RETRIES:
+            sleep(min(retry_after, MAX_RETRY_WAIT_S))
+    return _error_result(f"the server was still busy after {MAX_POLITE_RETRIES + 1} tries",
+                         (time.perf_counter() - t0) * 1e3)
+
+
+def _ask_once(url: str, item: Item, timeout: float) -> tuple[dict, float | None]:
+    """The result row, and the seconds the server asked us to wait if it refused politely."""
     body = json.dumps({"question": item.question, "history": list(item.history)}).encode("utf-8")
     request = urllib.request.Request(url.rstrip("/") + "/api/ask", data=body, method="POST",
                                      headers={"Content-Type": "application/json", "Accept": "application/json"})
@@ -104,24 +123,27 @@ def ask_url(url: str, item: Item, timeout: float = 120.0) -> dict:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             result = json.loads(response.read().decode("utf-8"))
     except urllib.error.HTTPError as exc:
+        retry_after = exc.headers.get("Retry-After", "") if exc.headers else ""
+        if exc.code in RETRY_STATUSES and retry_after.strip().isdigit():
+            return {}, float(retry_after)
         try:
             message = json.loads(exc.read().decode("utf-8")).get("error", "")
         except (ValueError, AttributeError):
             message = ""
-        return _error_result(f"HTTP {exc.code}: {message or exc.reason}", (time.perf_counter() - t0) * 1e3)
+        return _error_result(f"HTTP {exc.code}: {message or exc.reason}", (time.perf_counter() - t0) * 1e3), None
     except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, TimeoutError):  # one slow answer is a result, not a dead server
-            return _error_result(f"no reply within {timeout:.0f} s", (time.perf_counter() - t0) * 1e3)
+            return _error_result(f"no reply within {timeout:.0f} s", (time.perf_counter() - t0) * 1e3), None
         raise EvaluationError(f"cannot reach {url}/api/ask ({reason}); is the app running (make run)?") from None
     except ValueError:
-        return _error_result("the server's reply is not JSON", (time.perf_counter() - t0) * 1e3)
+        return _error_result("the server's reply is not JSON", (time.perf_counter() - t0) * 1e3), None
     if not isinstance(result, dict) or "status" not in result:
-        return _error_result("the server's reply lacks a status", (time.perf_counter() - t0) * 1e3)
+        return _error_result("the server's reply lacks a status", (time.perf_counter() - t0) * 1e3), None
     result.setdefault("timings_ms", {})
     result["timings_ms"].setdefault("total", (time.perf_counter() - t0) * 1e3)
     result["client_ms"] = round((time.perf_counter() - t0) * 1e3, 1)
-    return result
+    return result, None
 
 
 def _progress(items: Sequence[Item], name: str) -> Iterator[Item]:

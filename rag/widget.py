@@ -69,7 +69,7 @@ def log_embed_policy(embed_origins: list[str], rate_limit_per_minute: int = 0) -
         log.info("The chat widget (/widget.js) may be embedded on: %s", ", ".join(embed_origins))
         if rate_limit_per_minute <= 0:
             log.warning("The widget is allowed on other sites but questions are not limited per client; "
-                        "consider --rate-limit-per-minute 10 (CLINIC_RATE_LIMIT_PER_MINUTE)")
+                        "consider --rate-limit-per-minute 20 (CLINIC_RATE_LIMIT_PER_MINUTE)")
     else:
         log.info("The chat widget (/widget.js) may be embedded only on this app's own pages. To allow a site, "
                  "start with --embed-origin https://www.your-clinic.com (repeat for more) or set "

@@ -29,7 +29,7 @@ def corpus_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def settings(tmp_path: Path, corpus_dir: Path) -> Settings:
     return Settings(corpus_dir=corpus_dir, index_dir=tmp_path / "index", cache_dir=tmp_path / "cache",
-                    generator="extractive", _env_file=None)
+                    generator="extractive", rate_limit_per_minute=0, _env_file=None)
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def build_env(tmp: Path):
     """Settings, store and embedder over a private copy of the corpus in ``tmp``."""
     shutil.copytree(ROOT / "corpus", tmp / "corpus")
     settings = Settings(corpus_dir=tmp / "corpus", index_dir=tmp / "index", cache_dir=tmp / "cache",
-                        generator="extractive", _env_file=None)
+                        generator="extractive", rate_limit_per_minute=0, _env_file=None)
     embedder = HashingEmbedder()
     store, _ = build_index(settings.corpus_dir, settings.index_dir, embedder, settings.chunk_max_chars)
     return settings, store, embedder

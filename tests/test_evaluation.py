@@ -341,6 +341,8 @@ def canned_server(corpus_dir):
                                       "timings_ms": {"total": 2.0, "first_token": 2.0}}
             elif "capital" in q:
                 status, reply = 422, {"error": "question is empty"}
+            elif "busy" in q:
+                status, reply = 429, {"error": "please wait"}
             else:
                 status, reply = 200, answered
             data = json.dumps(reply).encode()
@@ -348,6 +350,8 @@ def canned_server(corpus_dir):
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                if status == 429:
+                    self.send_header("Retry-After", "7")
                 self.end_headers()
                 self.wfile.write(data)
             except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting
@@ -377,6 +381,22 @@ def test_url_mode_scores_the_servers_answers(tmp_path, tiny_set, settings, canne
     assert m["citation_validity"] == 1.0 and m["citation_precision"] == 1.0 and m["key_fact_recall"] == 1.0
     assert m["errors"] == 1 and m["retrieval_recall_at_k"] is None
     assert m["latency_ms"]["total_p95"] is not None
+
+
+def test_url_mode_waits_out_polite_refusals_then_reports_them(canned_server):
+    """A rate-limited or busy server is asked again after its Retry-After, a bounded number of times."""
+    from rag.evaluate import MAX_POLITE_RETRIES, ask_url
+    from rag.evaluation import parse_item
+
+    url, seen = canned_server
+    waits: list[float] = []
+    busy = parse_item({"id": "b1", "category": "factual", "question": "Are you busy?", "answerable": True})
+    row = ask_url(url, busy, timeout=10, sleep=waits.append)
+    assert waits == [7.0] * MAX_POLITE_RETRIES and len(seen) == MAX_POLITE_RETRIES + 1
+    assert row["status"] == "error" and "still busy" in row["error"]
+    seen.clear()
+    ok = parse_item({"id": "o1", "category": "factual", "question": "How fast is it?", "answerable": True})
+    assert ask_url(url, ok, timeout=10, sleep=waits.append)["status"] == "answered" and len(seen) == 1
 
 
 def test_an_unreachable_server_stops_the_run_with_a_hint(tmp_path, tiny_set, settings, capsys):

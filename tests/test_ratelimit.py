@@ -26,7 +26,7 @@ def test_limit_flags():
     settings = settings_from_args(_parser().parse_args(["--rate-limit-per-minute", "5", "--behind-proxy"]))
     assert settings.rate_limit_per_minute == 5 and settings.behind_proxy is True
     defaults = settings_from_args(_parser().parse_args([]))
-    assert defaults.rate_limit_per_minute == 0 and defaults.behind_proxy is False
+    assert defaults.rate_limit_per_minute == 20 and defaults.behind_proxy is False
 
 
 class Clock:
