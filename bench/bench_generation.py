@@ -80,10 +80,10 @@ def main() -> None:
     from rag.generation import TransformersGenerator
 
     settings = Settings(_env_file=None)
+    threads = settings.threads or torch.get_num_threads()
     prompts = real_prompts(args.prompts)
     generator = TransformersGenerator("smollm2", settings.cache_dir, settings.max_new_tokens, settings.threads)
     _, tokenizer = generator.load()
-    threads = torch.get_num_threads()
     texts = [tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in prompts]
     prompt_tokens = median([len(tokenizer.encode(t, add_special_tokens=False)) for t in texts])
     next(generator.stream(prompts[0]))  # warm up (and compute the prefix cache once)

@@ -93,13 +93,19 @@ class IndexStore:
     def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, row ids) of the k best chunks per query; row id -1 means no result."""
         k = max(1, min(k, len(self.chunks)))
-        # One query is too little work to share: OpenMP threads spin-waiting for a core the
-        # language model is using made a search 10-20x slower. Applies to this thread only.
-        _faiss().omp_set_num_threads(1)
         if not self.chunks:
             n = len(query_vectors)
             return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
-        return self.faiss_index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+        # A few queries are too little work to share: OpenMP threads spin-waiting for a core
+        # the language model is using made one search 10-20x slower. The setting is per
+        # thread; it is put back so models running in this thread keep their threads.
+        faiss = _faiss()
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            return self.faiss_index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+        finally:
+            faiss.omp_set_num_threads(before)
 
     # --- persistence -------------------------------------------------------------------
     @staticmethod

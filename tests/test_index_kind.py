@@ -52,3 +52,14 @@ def test_small_corpora_stay_exact(n):
     vectors = clustered(max(n, 1))[:n]
     index = make_faiss_index(vectors.reshape(n, 32))
     assert type(index).__name__ == "IndexFlatIP" and index.ntotal == n
+
+
+def test_search_leaves_the_thread_count_of_other_libraries_alone():
+    import faiss
+
+    vectors = clustered(200)
+    store = IndexStore({}, {}, [None] * 200, vectors, make_faiss_index(vectors))
+    before = faiss.omp_get_max_threads()
+    scores, ids = store.search(vectors[:2], 3)
+    assert ids[:, 0].tolist() == [0, 1]
+    assert faiss.omp_get_max_threads() == before
