@@ -41,8 +41,20 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+.PHONY: bench-quick llama-cpp
+
+# Every benchmark table, printed and written to bench/results.md (about 15 min on 2 cores).
 bench: index
-	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python -m bench
+
+bench-quick: index
+	$(BIN)/python -m bench --quick --out bench/results-quick.md
+
+# Optional: llama.cpp for the generation benchmark's comparison (builds for ~15 min on 2 cores).
+# A default build targets the build machine's CPU and can die with "Illegal instruction".
+llama-cpp: $(STAMP)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
+	  $(BIN)/python -m pip install "llama-cpp-python[server]==0.3.36"
 
 # The project's question set: full report with the configurations side by side.
 eval: index
