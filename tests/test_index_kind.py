@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rag import index_store
-from rag.index_store import APPROXIMATE_FROM, IndexStore, index_kind, ivf_lists, make_faiss_index
+from rag.index_store import APPROXIMATE_FROM, IndexStore, index_kind, ivf_lists, make_faiss_index, nprobe
 
 
 def clustered(n: int, dim: int = 32, seed: int = 3) -> np.ndarray:
@@ -20,6 +20,7 @@ def test_kind_switches_at_the_measured_threshold():
     assert index_kind(APPROXIMATE_FROM - 1) == "flat"
     assert index_kind(APPROXIMATE_FROM) == f"IVF{ivf_lists(APPROXIMATE_FROM)}"
     assert ivf_lists(10**6) == 1000 and ivf_lists(100) == 64
+    assert nprobe(ivf_lists(10**5)) == 39 and nprobe(ivf_lists(10**6)) == 64 and nprobe(64) == 16
 
 
 def test_large_corpus_gets_an_ivf_index_with_high_recall(monkeypatch):
