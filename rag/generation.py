@@ -179,8 +179,8 @@ class PrefixCache:
 
     Prefilling is the largest part of the time to first token on a CPU; the system prompt is
     the same in every request, so its keys and values need computing only once. The cache is
-    used only when the request's tokens start with exactly the prefix's tokens, so greedy
-    decoding gives the same text with and without it.
+    used only when the request's tokens start with exactly the prefix's tokens; greedy
+    decoding then writes the same text (the evaluation's figures were unchanged).
     """
 
     def __init__(self, max_entries: int = 4):
