@@ -1,4 +1,4 @@
-"""Shared helpers of the benchmarks: percentiles, resident memory, Markdown tables."""
+"""Shared by the benchmarks: percentiles, resident memory, Markdown tables."""
 
 from __future__ import annotations
 

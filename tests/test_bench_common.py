@@ -1,4 +1,4 @@
-"""The benchmark helpers: percentiles and the Markdown tables the README quotes."""
+"""Benchmark utilities: percentiles and the Markdown tables the README quotes."""
 
 from bench.common import pct, peak_rss_mb, table
 
