@@ -47,8 +47,14 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+.PHONY: bench-quick
+
+# Every benchmark table, printed and written to bench/results.md (about 15 min on 2 cores).
 bench: index
-	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python -m bench
+
+bench-quick: index
+	$(BIN)/python -m bench --quick --out bench/results-quick.md
 
 # Full load test: starts the app as `make run` does (on a free loopback port), 20 clients x 60 s.
 load: index
@@ -62,8 +68,10 @@ eval: index
 eval-gate: index
 	$(BIN)/python -m rag.evaluate --questions eval/questions.jsonl --out eval/out-gate --gate eval/thresholds.json
 
-# Optional: llama.cpp's OpenAI-compatible server, for the tests against a real inference server.
-# It compiles llama.cpp (about 15 min on 2 cores), for any x86-64 CPU with AVX2 rather than this one only.
+# Optional: llama.cpp, for the tests against a real inference server (its OpenAI-compatible
+# server) and the generation benchmark's baseline. It compiles llama.cpp (about 15 min on 2 cores)
+# for any x86-64 CPU with AVX2: a default build targets the build machine's CPU and can die with
+# "Illegal instruction" elsewhere.
 .PHONY: llama-cpp test-llamacpp
 llama-cpp: $(STAMP)
 	$(BIN)/python -c "import llama_cpp.server" 2>/dev/null || \

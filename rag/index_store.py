@@ -23,7 +23,7 @@ from .types import Chunk, Document
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 REBUILD = "rebuild it with `python ingest.py --rebuild`"
-HNSW_FROM = 50_000  # below this, exact search is fast enough and costs no recall
+APPROXIMATE_FROM = 100_000  # measured (bench/bench_retrieval.py): below this, exact search is fast enough
 
 
 def _faiss():
@@ -32,18 +32,38 @@ def _faiss():
     return faiss
 
 
-def make_faiss_index(vectors: np.ndarray):
-    """Exact inner-product search for small corpora, HNSW once exact search gets slow."""
+def ivf_lists(n: int) -> int:
+    """Inverted lists for n vectors: about sqrt(n), so training and adding stay quick."""
+    return max(64, int(n**0.5))
+
+
+def nprobe(lists: int) -> int:
+    """Lists searched per query: one in eight kept recall@10 near 1 in the benchmark; past
+    64 lists (a million chunks) more probes only added time at the same recall."""
+    return max(16, min(lists // 8, 64))
+
+
+def index_kind(n: int) -> str:
+    """Exact search while it stays fast; an inverted-file index (IVF) past that, because it
+    builds in seconds where HNSW takes minutes on a small CPU, at a similar recall."""
+    return "flat" if n < APPROXIMATE_FROM else f"IVF{ivf_lists(n)}"
+
+
+def make_faiss_index(vectors: np.ndarray, seed: int = 0):
+    """The index ``index_kind`` names, filled with ``vectors`` (inner product on unit vectors)."""
     faiss = _faiss()
     n, dim = vectors.shape
-    if n >= HNSW_FROM:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 64
-    else:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if index_kind(n) == "flat":
         index = faiss.IndexFlatIP(dim)
+    else:
+        lists = ivf_lists(n)
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(seed).choice(n, min(n, 40 * lists), replace=False)
+        index.train(vectors[np.sort(sample)])
+        index.nprobe = nprobe(lists)  # saved with the index
     if n:
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        index.add(vectors)
     return index
 
 
@@ -77,7 +97,16 @@ class IndexStore:
         if not self.chunks:
             n = len(query_vectors)
             return np.zeros((n, 0), np.float32), np.zeros((n, 0), np.int64)
-        return self.faiss_index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+        # A few queries are too little work to share: OpenMP threads spin-waiting for a core
+        # the language model is using made one search 10-20x slower. The setting is per
+        # thread; it is put back so models running in this thread keep their threads.
+        faiss = _faiss()
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            return self.faiss_index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+        finally:
+            faiss.omp_set_num_threads(before)
 
     # --- persistence -------------------------------------------------------------------
     @staticmethod

@@ -1,0 +1,128 @@
+"""Generation: the transformers backend against llama.cpp on the same packaged GGUF file.
+
+Same prompts (built by the app's prompt builder from retrieved sources of real questions),
+same thread count (llama.cpp also on one thread), greedy decoding, in one run. Time to first
+token is measured to the first text piece each backend streams; decode speed is the tokens
+after the first over the time after the first. llama.cpp (`llama-cpp-python`) is optional: `make llama-cpp` installs it.
+
+    python -m bench.bench_generation [--prompts 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from bench.common import ROOT, median, table
+
+
+def real_prompts(n: int) -> list[list[dict[str, str]]]:
+    """Chat messages the app would send for the first n factual questions of the set."""
+    from rag.config import Settings
+    from rag.prompting import build_prompt
+    from rag.service import build_pipeline
+
+    settings = Settings(generator="extractive", _env_file=None)
+    pipeline = build_pipeline(settings)
+    items = [json.loads(line) for line in (ROOT / "eval" / "questions.jsonl").open()]
+    questions = [i["question"] for i in items if i["category"] == "factual"][:n]
+    out = []
+    for q in questions:
+        hits = pipeline.retriever.search(q).hits
+        out.append(build_prompt(q, hits, (), settings.prompt_token_budget).messages)
+    return out
+
+
+def time_transformers(generator, prompts) -> tuple[list[float], list[float]]:
+    ttft, rate = [], []
+    _, tokenizer = generator.load()
+    for messages in prompts:
+        t0 = time.perf_counter()
+        pieces = generator.stream(messages)
+        first = next(pieces)
+        t1 = time.perf_counter()
+        text = first + "".join(pieces)
+        t2 = time.perf_counter()
+        tokens = len(tokenizer.encode(text, add_special_tokens=False))
+        ttft.append(t1 - t0)
+        rate.append((tokens - 1) / (t2 - t1) if tokens > 1 and t2 > t1 else float("nan"))
+    return ttft, rate
+
+
+def time_llama_cpp(gguf, prompt_texts, threads: int, max_tokens: int) -> tuple[list[float], list[float]]:
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(gguf), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+    llm.create_completion(prompt_texts[0], max_tokens=4, temperature=0.0)  # warm up
+    ttft, rate = [], []
+    for text in prompt_texts:
+        llm.reset()  # no KV reuse between prompts beyond what the transformers side gets
+        t0 = time.perf_counter()
+        stream = llm.create_completion(text, max_tokens=max_tokens, temperature=0.0, top_k=1, stream=True)
+        first = next(stream)
+        t1 = time.perf_counter()
+        tokens = 1 + sum(1 for _ in stream)
+        t2 = time.perf_counter()
+        del first
+        ttft.append(t1 - t0)
+        rate.append((tokens - 1) / (t2 - t1) if tokens > 1 and t2 > t1 else float("nan"))
+    return ttft, rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prompts", type=int, default=5)
+    args = parser.parse_args()
+    import torch
+
+    from rag.config import Settings
+    from rag.generation import TransformersGenerator
+
+    settings = Settings(_env_file=None)
+    threads = settings.threads or torch.get_num_threads()
+    prompts = real_prompts(args.prompts)
+    generator = TransformersGenerator("smollm2", settings.cache_dir, settings.max_new_tokens, settings.threads)
+    _, tokenizer = generator.load()
+    texts = [tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False) for m in prompts]
+    prompt_tokens = median([len(tokenizer.encode(t, add_special_tokens=False)) for t in texts])
+    next(generator.stream(prompts[0]))  # warm up (and compute the prefix cache once)
+
+    results = {}
+    generator.reuse_prefix = False
+    results["transformers float32, no prefix reuse"] = time_transformers(generator, prompts)
+    generator.reuse_prefix = True
+    results["transformers float32 + prefix KV cache (app default)"] = time_transformers(generator, prompts)
+    llama_rows = []
+    try:
+        for n in sorted({threads, 1}, reverse=True):
+            # One thread too, because llama.cpp's threads spin-wait for each other: on a busy
+            # machine its 1-thread run can be the faster one, and the comparison uses the best.
+            name = f"llama.cpp (same GGUF, Q4_1), {n} thread{'s' if n > 1 else ''}"
+            results[name] = time_llama_cpp(generator.gguf, texts, n, settings.max_new_tokens)
+            llama_rows.append(name)
+        llama_note = ""
+    except ImportError:
+        llama_note = ("\nllama.cpp: **not installed**, no comparison in this run "
+                      "(`make llama-cpp` builds it, about 15 minutes on 2 cores).")
+
+    base_ttft, base_rate = (median(v) for v in results["transformers float32 + prefix KV cache (app default)"])
+    llama = max((results[n] for n in llama_rows), key=lambda r: median(r[1]), default=None)
+    rows = []
+    for name, (ttft, rate) in results.items():
+        row = [name, f"{median(ttft) * 1e3:.0f} ms", f"{median(rate):.1f}"]
+        if llama:
+            row.append(f"{median(rate) / median(llama[1]):.2f}")
+        rows.append(row)
+    print(f"## Generation (SmolLM2-135M-Instruct, {len(prompts)} real prompts, median {prompt_tokens:.0f} prompt "
+          f"tokens, up to {settings.max_new_tokens} new tokens, {threads} threads)\n")
+    header = ["backend", "time to first token (median)", "decode tokens/s (median)"]
+    print(table(header + (["decode vs best llama.cpp"] if llama else []), rows))
+    if llama:
+        print(f"\nThe app's backend decodes at {base_rate / median(llama[1]):.2f}x the best llama.cpp tokens/s; "
+              f"its first token takes {base_ttft / median(llama[0]):.2f}x as long.")
+    print(llama_note)
+
+
+if __name__ == "__main__":
+    main()
