@@ -96,10 +96,12 @@ def _request_schema(max_chars: int) -> dict:
         "type": "object",
         "required": ["question"],
         "properties": {
-            "question": {"type": "string", "minLength": 1, "maxLength": max_chars, "pattern": "[^\\s\\u0000]",
+            "question": {"type": "string", "minLength": 1, "maxLength": max_chars,
+                         "pattern": "[^\\s\\u0000-\\u001f\\u007f-\\u009f]",
                          "description": "the patient's question (more than spaces and control characters)",
                          "example": "How quickly does ketamine work for depression?"},
-            "history": {"type": "array", "description": "earlier turns, oldest first (optional)",
+            "history": {"type": ["array", "null"], "description": "earlier turns, oldest first (optional; null "
+                                                                     "is the same as none)",
                         "items": {"type": "object", "required": ["role", "content"],
                                   "properties": {"role": {"type": "string", "enum": ["user", "assistant"]},
                                                  "content": {"type": "string"}}}},

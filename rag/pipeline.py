@@ -42,12 +42,18 @@ class Event:
     data: object
 
 
+def _blank(char: str) -> bool:
+    """Whitespace or a control character: what the API schema's ``[^\\s\\u0000-\\u001f\\u007f-\\u009f]``
+    pattern calls nothing (JSON Schema's ``\\s`` and Python's ``isspace`` differ at the edges)."""
+    return char.isspace() or ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F or char == "\ufeff"
+
+
 def validate(question: object, history: object, max_chars: int, max_turns: int) -> tuple[str, list[dict]]:
     """Check types and limits; return the cleaned question and the usable history."""
     if not isinstance(question, str):
         raise InputError("question must be a string")
     question = question.replace("\x00", "").strip()
-    if not question:
+    if all(_blank(c) for c in question):
         raise InputError("question is empty; type a question about the clinic's articles")
     if len(question) > max_chars:
         raise InputError(f"question is too long ({len(question)} characters); the limit is {max_chars}")

@@ -188,3 +188,39 @@ def test_uncovered_questions_are_kept_only_when_the_clinic_turns_it_on(settings,
     report = gap_report(tmp_path / "gaps.jsonl")
     assert "| 2 | How much does ketamine therapy cost? |" in report and "Spravato" in report
     assert "quickly" not in report
+
+
+# The API schema documents which questions are not empty; the server must agree with it, or
+# schema-driven clients (and fuzzers) see valid requests refused.
+# Python's \s is the ECMAScript \s of JSON Schema minus U+FEFF, so it is added here.
+_NOT_BLANK = r"[^\s\u0000-\u001f\u007f-\u009f\ufeff]"
+
+
+@pytest.mark.parametrize("question", ["\x1d\x1d\x1d", "\x00 \x85\u2028", "\ufeff", "\x7f\x9f\t"])
+def test_questions_of_only_spaces_and_control_characters_are_empty(question):
+    from rag.pipeline import validate
+
+    with pytest.raises(InputError, match="question is empty"):
+        validate(question, None, 1000, 6)
+
+
+def test_validation_agrees_with_the_documented_schema_pattern():
+    import re
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from rag.pipeline import validate
+
+    @given(st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=12)
+           | st.text(alphabet="\x00\x1d\x85\ufeff \t\u3000a\u200b", min_size=1, max_size=6))
+    def agrees(question):
+        documented_ok = re.search(_NOT_BLANK, question) is not None
+        try:
+            validate(question, None, 1000, 6)
+            accepted = True
+        except InputError:
+            accepted = False
+        assert accepted == documented_ok, repr(question)
+
+    agrees()
