@@ -72,7 +72,7 @@ def time_llama_cpp(gguf, prompt_texts, threads: int, max_tokens: int) -> tuple[l
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--prompts", type=int, default=5)
+    parser.add_argument("--prompts", type=int, default=12)
     args = parser.parse_args()
     import torch
 
