@@ -122,8 +122,35 @@ def settings_from_args(args: argparse.Namespace):
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+MALLOC_ARENAS = 2  # measured with `make load`: +107 MB over the run instead of +270 MB with glibc's default
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Cap glibc's per-thread memory arenas before any worker thread starts.
+
+    Every answer runs in a thread pool, and glibc gives busy threads arenas of their own (up to
+    8 per core) that it rarely returns, so a long-running server's memory kept climbing under
+    load. An explicit MALLOC_ARENA_MAX in the environment wins; other C libraries are left alone.
+    """
+    import ctypes
+    import ctypes.util
+    import os
+
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return False
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        mallopt = getattr(libc, "mallopt", None)
+    except OSError:
+        return False
+    m_arena_max = -8  # from glibc's malloc.h
+    return bool(mallopt and mallopt(m_arena_max, arenas) == 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    limit_malloc_arenas()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     import uvicorn

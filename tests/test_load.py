@@ -158,3 +158,17 @@ def test_the_gate_refuses_at_once_when_the_answers_ahead_would_outlast_the_queue
         assert gate.expected_wait_s() > 1.0 and gate.busy()
     waiter.join(5)
     assert gate.inside == 0 and not gate.busy()
+
+
+def test_the_server_caps_glibc_memory_arenas_unless_told_otherwise(monkeypatch):
+    """Per-thread arenas made the server's memory climb under load (measured with `make load`)."""
+    import ctypes.util
+
+    from app import limit_malloc_arenas
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert limit_malloc_arenas() is False  # the operator's explicit setting wins
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    if ctypes.util.find_library("c") is None or not hasattr(ctypes.CDLL(ctypes.util.find_library("c")), "mallopt"):
+        pytest.skip("not glibc: nothing to cap")
+    assert limit_malloc_arenas() is True
