@@ -74,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     models.add_argument("--generator", help="smollm2 (default) | extractive | a local model folder")
     models.add_argument("--generator-url", help="an OpenAI-compatible server (vLLM, llama.cpp, Ollama) to generate on")
     models.add_argument("--generator-model", help="model name on that server (default: the first it lists)")
+    models.add_argument("--first-sentence-budget", dest="first_sentence_budget_s", type=float, metavar="SECONDS",
+                        help="time the model has for its first supported sentence before the article is "
+                             "quoted instead (default 2.5; 0 = wait for the whole reply)")
     models.add_argument("--embedder", help="packaged (default) | a local sentence-transformers folder")
     models.add_argument("--top-k", type=int, help="sources given to the model (default 4)")
     models.add_argument("--corpus-dir", type=Path)
@@ -114,7 +117,7 @@ def settings_from_args(args: argparse.Namespace):
               "max_history_turns", "concurrency", "queue_size", "clinic_name", "contact", "crisis_lines",
               "article_base_url", "messages_file", "feedback_file", "gap_file", "log_content", "monitoring",
               "mcp_server", "rate_limit_per_minute", "behind_proxy", "embed_origins", "generator_url",
-              "generator_model")
+              "generator_model", "first_sentence_budget_s")
     overrides = {name: getattr(args, name) for name in fields}
     if overrides["crisis_lines"]:
         overrides["crisis_lines"] = overrides["crisis_lines"].replace("\\n", "\n")

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     generation_timeout_s: float = 30.0
     generation_deadline_s: float = Field(default=45.0, gt=0, description="longest wait for the model's whole "
                                          "reply; past it the patient gets the quoted answer with a notice")
+    first_sentence_budget_s: float = Field(default=2.5, ge=0, description="time the model has to write its "
+                                           "first supported sentence; past it the patient gets the article's "
+                                           "quoted sentences at once (0 = no budget)")
 
     # An OpenAI-compatible inference server (vLLM, llama.cpp server, Ollama) instead of the local model.
     generator_url: str | None = Field(default=None, description="server root or /v1 URL; set, it replaces the "

@@ -11,7 +11,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from .coverage import CoverageChecker, asks_for_quantity, states_quantity
@@ -162,7 +162,13 @@ class Pipeline:
             t_gen = time.perf_counter()
             grounder = Grounder(sources)
             try:
-                for item in self._generated_sentences(prompt.messages, grounder, raw=not self.guard):
+                budget = self.settings.first_sentence_budget_s if self.guard else 0.0
+
+                def give_up() -> bool:  # nothing worth showing yet, and the patient has waited long enough
+                    return bool(budget) and not parts and time.perf_counter() - t_gen > budget
+
+                for item in self._generated_sentences(prompt.messages, grounder, raw=not self.guard,
+                                                      give_up=give_up):
                     if isinstance(item, Claim):
                         # Supported but off the point ("Is it safe?" answered with its history):
                         # the article's most relevant sentence serves the patient better.
@@ -185,8 +191,13 @@ class Pipeline:
         answer = Answer(" ".join(parts), "answered", self._citations(citations, sources), notice=notice)
         yield from finish(answer)
 
-    def _generated_sentences(self, messages, grounder: Grounder, raw: bool) -> Iterator[Claim | str]:
-        """Supported claims as soon as each sentence is complete (or raw text for the baseline)."""
+    def _generated_sentences(self, messages, grounder: Grounder, raw: bool,
+                             give_up: Callable[[], bool] = lambda: False) -> Iterator[Claim | str]:
+        """Supported claims as soon as each sentence is complete (or raw text for the baseline).
+
+        ``give_up`` is asked after every piece: a small CPU model's sentences mostly fail the
+        grounding check, so waiting for its whole reply before quoting the article made
+        patients wait seconds for nothing; past the first-sentence budget the quotes go out."""
         assert self.generator is not None
         buffer = ""
         done = 0  # sentences already handled
@@ -205,7 +216,7 @@ class Pipeline:
                     yield from self._judge(sentence, cited, grounder, raw)
                 done = max(done, len(complete))
                 # Enough said, or the model has wandered off its sources: stop paying for tokens.
-                if grounder.full or len(grounder.result.dropped) >= MAX_DROPPED:
+                if grounder.full or len(grounder.result.dropped) >= MAX_DROPPED or give_up():
                     break
             for sentence, cited in split_answer(buffer)[done:]:
                 if raw or re.search(r"[.!?][\"”’')]*$", sentence):  # a sentence cut off by the length limit is dropped

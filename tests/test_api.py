@@ -340,8 +340,10 @@ def test_cli_flags_become_settings(tmp_path):
                                  "--clinic-name", "Clinic X", "--contact", "+1 555 0100",
                                  "--crisis-lines", "- Call 112\\n- Call 988",
                                  "--article-base-url", "https://x.example/a", "--feedback-file",
-                                 str(tmp_path / "fb.json"), "--queue-size", "5", "--concurrency", "1"])
+                                 str(tmp_path / "fb.json"), "--queue-size", "5", "--concurrency", "1",
+                                 "--first-sentence-budget", "1.5"])
     s = settings_from_args(args)
+    assert s.first_sentence_budget_s == 1.5
     assert (s.generator, s.top_k, s.max_question_chars, s.clinic_name, s.contact) == \
         ("extractive", 6, 300, "Clinic X", "+1 555 0100")
     assert s.crisis_lines == "- Call 112\n- Call 988" and s.article_base_url == "https://x.example/a"
@@ -349,6 +351,8 @@ def test_cli_flags_become_settings(tmp_path):
     assert (s.log_content, s.monitoring, s.mcp_server) == (False, False, False)
     defaults = _parser().parse_args([])
     assert defaults.host == "127.0.0.1"
+    with pytest.raises(ValueError):  # a negative budget is refused at start, not at the first question
+        settings_from_args(_parser().parse_args(["--first-sentence-budget", "-1"]))
 
 
 # --- the Gradio chat endpoint, over a real socket -----------------------------------------------

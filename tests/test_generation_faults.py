@@ -12,6 +12,7 @@ import pytest
 from rag.deadline import within_deadline
 from rag.errors import GenerationError
 from rag.pipeline import Pipeline
+from tests.fakes import ScriptedGenerator
 from tests.test_api import REPLY, build_env, make_app, serve
 
 QUESTION = "How quickly does ketamine work for depression?"
@@ -153,3 +154,48 @@ def test_a_client_that_leaves_mid_stream_frees_its_slot_and_stops_the_model(tmp_
             generator.gap_s = 0.0
             r = client.post("/api/ask", json={"question": QUESTION})
             assert r.status_code == 200 and r.json()["status"] == "answered"
+
+
+UNSUPPORTED = ("Ketamine was first discovered on the moon by a team of astronauts in nineteen eighty. "
+               "It is usually taken with orange juice every single morning before breakfast. "
+               "Most patients report that it cures every illness within minutes of the first dose.")
+SUPPORTED = "Ketamine has been shown to induce rapid and robust antidepressant effects within hours to days [1]."
+MORE = " Traditional antidepressants may take weeks to months to produce therapeutic effects [1]."
+
+
+def test_past_the_first_sentence_budget_the_quotes_go_out_and_the_model_stops(settings, store, embedder):
+    # A slow model whose sentences all fail the check: without a budget the patient waits for
+    # the whole reply only to get the quotes; with one, the quotes come at the budget.
+    slow = ScriptedGenerator(UNSUPPORTED, stall_s=0.1)  # 46 words, about 4.6 s
+    unbounded, took_unbounded = timed_ask(Pipeline(
+        settings.model_copy(update={"first_sentence_budget_s": 0.0}), store, embedder, slow))
+    assert took_unbounded > 2.0, took_unbounded  # it waited for two failed sentences at least
+
+    slow = ScriptedGenerator(UNSUPPORTED, stall_s=0.1)
+    bounded, took = timed_ask(Pipeline(
+        settings.model_copy(update={"first_sentence_budget_s": 0.5}), store, embedder, slow))
+    assert took < 1.5, took
+    stop_by = time.monotonic() + 2  # the worker closes the model's stream at its next piece
+    while not slow.closed and time.monotonic() < stop_by:
+        time.sleep(0.02)
+    assert slow.closed == 1  # generation was stopped, not left running
+    assert bounded.status == "answered" and bounded.notice is None  # the usual quoted answer, no error notice
+    assert bounded.answer == unbounded.answer and "moon" not in bounded.answer
+    for c in bounded.citations:
+        assert store.documents[c.doc_id].text[c.start : c.end] == c.quote
+
+
+def test_the_budget_applies_only_until_a_supported_sentence_is_out(settings, store, embedder):
+    # The first sentence arrives within the budget; the second one after it is still kept.
+    generator = ScriptedGenerator(SUPPORTED + MORE, stall_s=0.04)  # ~0.5 s first, ~1 s in all
+    settings = settings.model_copy(update={"first_sentence_budget_s": 0.7})
+    answer, took = timed_ask(Pipeline(settings, store, embedder, generator))
+    assert took > 0.7, took
+    assert "rapid and robust" in answer.answer and "weeks to months" in answer.answer, answer.answer
+
+
+def test_the_naive_baseline_is_not_cut_by_the_budget(settings, store, embedder):
+    generator = ScriptedGenerator(UNSUPPORTED, stall_s=0.02)
+    settings = settings.model_copy(update={"first_sentence_budget_s": 0.2})
+    answer, _ = timed_ask(Pipeline(settings, store, embedder, generator, guard=False))
+    assert "breakfast" in answer.answer and "minutes" in answer.answer
