@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 import time
+import tokenize
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -165,9 +166,13 @@ class IndexStore:
             documents = [Document(**d) for d in raw_docs]
             with open(index_dir / files["chunks"], encoding="utf-8") as fh:
                 chunks = [Chunk(**json.loads(line)) for line in fh if line.strip()]
-            vectors = np.load(index_dir / files["vectors"])
+            # Mapped first, so a damaged header claiming a huge shape fails on the file size
+            # instead of allocating it; then copied, so the file can be replaced under a running app.
+            vectors = np.array(np.load(index_dir / files["vectors"], mmap_mode="r"))
             faiss_index = _faiss().read_index(str(index_dir / files["faiss"]))
-        except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError, RuntimeError) as exc:
+        # numpy parses a .npy header with ast and, failing that, tokenize: a damaged header can raise either.
+        except (OSError, EOFError, ValueError, TypeError, KeyError, AttributeError, RuntimeError, SyntaxError,
+                tokenize.TokenError, MemoryError) as exc:
             raise IndexMismatchError(
                 f"the index in {index_dir} is incomplete or damaged ({type(exc).__name__}); "
                 "rebuild it with `python ingest.py --rebuild`"

@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
@@ -47,6 +47,7 @@ DAMAGE = st.tuples(st.sampled_from(["documents", "chunks", "vectors", "faiss"]),
 
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(damage=DAMAGE)
+@example(damage=("vectors", "flip", 11, b"("))  # a header numpy's own parser fails on with tokenize.TokenError
 def test_damaged_index_files_load_correctly_or_name_the_rebuild_command(settings, store, damage):
     part, how, position, noise = damage
     path = settings.index_dir / manifest_of(settings.index_dir)["files"][part]
@@ -66,6 +67,19 @@ def test_damaged_index_files_load_correctly_or_name_the_rebuild_command(settings
             assert loaded.documents[c.doc_id].text[c.start : c.end] == c.text
     finally:
         path.write_bytes(original)
+
+
+def test_a_vectors_header_claiming_a_huge_shape_names_the_rebuild_command(settings, store):
+    # Read as it claims, this header would allocate terabytes before noticing the file is short.
+    path = settings.index_dir / manifest_of(settings.index_dir)["files"]["vectors"]
+    rows, dim = store.vectors.shape
+    claimed, huge = f"({rows}, {dim}), }}".encode(), f"({rows}, {dim}000000000), }}".encode()
+    damaged = path.read_bytes().replace(claimed, huge, 1)
+    grown, newline = len(huge) - len(claimed), damaged.index(b"\n")
+    assert damaged[newline - grown : newline] == b" " * grown  # keep the header's length: drop padding
+    path.write_bytes(damaged[: newline - grown] + damaged[newline:])
+    with pytest.raises(IndexMismatchError, match=r"damaged.*python ingest.py --rebuild"):
+        IndexStore.load(settings.index_dir)
 
 
 def test_an_index_built_with_another_embedding_model_is_rebuilt_by_the_app(settings, store, monkeypatch):
