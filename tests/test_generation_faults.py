@@ -185,9 +185,27 @@ def test_past_the_first_sentence_budget_the_quotes_go_out_and_the_model_stops(se
         assert store.documents[c.doc_id].text[c.start : c.end] == c.quote
 
 
+class PausingGenerator:
+    """Sends its first sentence and the next word at once (so the sentence is seen to be
+    complete), then pauses, then sends the rest of the second sentence word by word."""
+
+    model_id = "test/pausing"
+
+    def __init__(self, first: str, second: str, pause_s: float):
+        self.first, self.second, self.pause_s = first, second, pause_s
+
+    def stream(self, messages):
+        head, *rest = self.second.split()
+        yield self.first
+        yield " " + head
+        time.sleep(self.pause_s)
+        for word in rest:
+            yield " " + word
+
+
 def test_the_budget_applies_only_until_a_supported_sentence_is_out(settings, store, embedder):
-    # The first sentence arrives within the budget; the second one after it is still kept.
-    generator = ScriptedGenerator(SUPPORTED + MORE, stall_s=0.04)  # ~0.5 s first, ~1 s in all
+    # The first sentence arrives within the budget; the second, well after it, is still kept.
+    generator = PausingGenerator(SUPPORTED, MORE, pause_s=1.2)
     settings = settings.model_copy(update={"first_sentence_budget_s": 0.7})
     answer, took = timed_ask(Pipeline(settings, store, embedder, generator))
     assert took > 0.7, took
