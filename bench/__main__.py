@@ -1,6 +1,6 @@
 """Run every benchmark, each in a fresh process, print the tables and write them to a file.
 
-    python -m bench [--out bench/results.md] [--only generation,pipeline,retrieval] [--quick]
+    python -m bench [--out bench/results.md] [--only generation,pipeline,retrieval,checks] [--quick]
 
 The Markdown file starts with the machine and its load when the run began, since every
 figure depends on both; the README quotes it.
@@ -22,11 +22,13 @@ BENCHES = {
     "generation": ["bench.bench_generation"],
     "pipeline": ["bench.bench_pipeline"],
     "retrieval": ["bench.bench_retrieval"],
+    "checks": ["bench.bench_checks"],
 }
 QUICK = {  # a smoke run in a couple of minutes, for checking the benchmarks themselves
     "generation": ["--prompts", "2"],
     "pipeline": ["--questions", "4"],
     "retrieval": ["--sizes", "10000", "--queries", "50"],
+    "checks": ["--messages", "20", "--repeats", "1"],
 }
 
 

@@ -1,4 +1,5 @@
-"""Command line: ``python -m rag ask [--json] "question" ["question" ...]``."""
+"""Command line: ``python -m rag ask [--json] "question" ...``, ``python -m rag verify --jsonl FILE``
+and ``python -m rag gaps``."""
 
 from __future__ import annotations
 
@@ -16,7 +17,12 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--generator", help="smollm2 | extractive | a local model folder")
     gaps = sub.add_parser("gaps", help="report the questions the articles did not cover (needs CLINIC_GAP_FILE)")
     gaps.add_argument("--file", help="the content-gap file (default: the CLINIC_GAP_FILE setting)")
+    check = sub.add_parser("verify", help="check claims against sources with the grounding check, one JSON line each")
+    check.add_argument("--jsonl", required=True,
+                       help='a file of lines {"claim": "...", "source": "..."}, or - for standard input')
     args = parser.parse_args(argv)
+    if args.command == "verify":
+        return _verify(args.jsonl)
     if args.command == "gaps":
         from pathlib import Path
 
@@ -55,6 +61,39 @@ def main(argv: list[str] | None = None) -> int:
             for c in answer.citations:
                 print(f"  [{c.n}] “{c.quote}” ({c.title}, chars {c.start}-{c.end})")
             print()
+    return status
+
+
+def _verify(path: str) -> int:
+    """One ``{"supported", "reason", ...}`` line per input line; a bad line gets an ``error``
+    line and exit status 1, and the others are still checked."""
+    from .verify import verify
+
+    try:
+        lines = sys.stdin.read().splitlines() if path == "-" else open(path, encoding="utf-8").read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+        return 2
+    status = 0
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            claim, source = row["claim"], row["source"]
+            if not isinstance(claim, str) or not isinstance(source, str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            print(json.dumps({"line": n, "error": 'expected {"claim": "...", "source": "..."} with text values'}))
+            status = 1
+            continue
+        result = verify(claim, source)
+        out = {"line": n, "supported": result.supported, "reason": result.reason}
+        if result.span is not None:
+            out["evidence"] = source[result.span[0]:result.span[1]]
+        if "supported" in row:
+            out["expected"] = row["supported"]
+        print(json.dumps(out, ensure_ascii=False), flush=True)
     return status
 
 

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     generator_read_timeout_s: float = Field(default=20.0, gt=0, description="longest wait for the next bytes")
     generator_retries: int = Field(default=1, ge=0, le=5, description="extra attempts, only before the first token")
 
+    # Safety.
+    crisis_classifier: bool = Field(default=True, description="the learned crisis detector beside the rules "
+                                    "(trained at start-up from rag/safety/data/crisis_train.jsonl)")
+
     # Limits and wording.
     max_question_chars: int = 1000
     max_history_turns: int = 6

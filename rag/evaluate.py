@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .check_figures import check_figures, flat_figures
 from .errors import RagError
 from .evaluation import (
     EvaluationError,
@@ -184,6 +185,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rescore", type=Path, metavar="RESULTS_JSONL",
                         help="score the answers of an earlier run again instead of asking (metrics or thresholds "
                              "changed)")
+    parser.add_argument("--checks", choices=("full", "quick", "none"), default="full",
+                        help="also measure the crisis detectors and the claim check on their frozen test files: "
+                             "full (with leave-one-category-out, about a minute), quick (without it), none")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
@@ -281,6 +285,18 @@ def _rescore(records: Sequence[dict], items: Sequence[Item], settings, results) 
             for name, rows in grouped.items()]
 
 
+def _check_figures(settings, depth: str) -> dict:
+    """The crisis detectors and the claim check on their frozen test files (see rag.check_figures)."""
+    from .embedding import make_embedder
+
+    try:
+        embedder = make_embedder(settings.embedder)
+    except Exception as exc:  # noqa: BLE001 - the claim figures need no model; report the rest
+        print(f"crisis detector figures skipped: the embedder did not load ({exc})", file=sys.stderr)
+        embedder = None
+    return check_figures(embedder, settings.cache_dir, leave_one_out=depth == "full")
+
+
 def _main(args: argparse.Namespace, settings, build: Callable | None) -> int:
     from .config import ROOT, Settings
     from .report import write_reports
@@ -299,12 +315,14 @@ def _main(args: argparse.Namespace, settings, build: Callable | None) -> int:
             runs = _answer(args, items, settings, build, results)
 
     gated = next((r for r in runs if r.name == "full"), runs[0])
+    figures = _check_figures(settings, args.checks) if args.checks != "none" else {}
+    gated.metrics["checks"] = flat_figures(figures)
     targets = check(gated.metrics, thresholds.get("targets", {}))
     gate = check(gated.metrics, load_thresholds(args.gate).get("gate", {})) if args.gate else []
     meta = {"questions": args.questions.name, "n_items": len(items), "gated": gated.name,
             "source": f"server {args.url}" if args.url else "in-process" + (" (re-scored)" if args.rescore else ""),
             "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "code": code,
-            "safety_sets": safety_set_figures(ROOT / "tests" / "data" / "safety")}
+            "safety_sets": safety_set_figures(ROOT / "tests" / "data" / "safety"), "checks": figures}
     metrics = {"meta": meta, "configs": {r.name: {"description": r.description, **r.metrics} for r in runs},
                "targets": targets, "gate": gate}
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

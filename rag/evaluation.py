@@ -210,6 +210,20 @@ def sentence_support(answer: str, citations: Sequence[Mapping]) -> list[tuple[st
     return out
 
 
+def sentence_support_by_meaning(answer: str, citations: Sequence[Mapping]) -> list[tuple[str, bool]]:
+    """As ``sentence_support``, judged by the meaning-level claim check (``rag.verify``): a
+    sentence counts as supported when one of the quotes it cites supports it."""
+    from .verify import verify
+
+    quotes = {c.get("n"): c.get("quote") or "" for c in citations}
+    out = []
+    for sentence, cited in split_sentences(answer):
+        claim = strip_markers(sentence).strip()
+        known = [quotes[n] for n in cited if n in quotes]
+        out.append((sentence, any(verify(claim, q).supported for q in known)))
+    return out
+
+
 def is_verbatim(answer: str, citations: Sequence[Mapping]) -> bool:
     """Every sentence is word for word inside its cited quotes: the article's text, not the model's."""
     quotes = {c.get("n"): normalise(c.get("quote") or "") for c in citations}
@@ -295,6 +309,7 @@ def score_item(item: Item, result: Mapping, documents: Mapping[str, str],
         support = sentence_support(answer, citations)
         scores["sentences"] = len(support)
         scores["unsupported"] = [s for s, ok in support if not ok]
+        scores["unsupported_by_meaning"] = [s for s, ok in sentence_support_by_meaning(answer, citations) if not ok]
         scores["verbatim"] = is_verbatim(answer, citations)
     checks = citation_checks(citations, documents, spans if item.answerable else [])
     scores["citations_valid"] = sum(c["valid"] for c in checks)
@@ -361,6 +376,8 @@ def compute_metrics(rows: Sequence[Row]) -> dict:
         "key_fact_recall": _mean(r.scores.get("key_fact_recall") for r in answerable),
         "token_f1": _mean(r.scores.get("token_f1") for r in answerable),
         "faithfulness": _share(sentences - unsupported, sentences),
+        "faithfulness_by_meaning": _share(
+            sentences - sum(len(r.scores.get("unsupported_by_meaning", [])) for r in rows), sentences),
         "answer_sentences": sentences,
         "citation_validity": _share(sum(r.scores["citations_valid"] for r in rows),
                                     sum(r.scores["citations"] for r in rows)),

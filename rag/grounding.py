@@ -1,13 +1,12 @@
 """The grounding check: nothing the model writes reaches a patient unless its source says it.
 
-Each answer sentence is checked against the source it cites:
-- every content word must be in that source (or be a listed everyday paraphrase of a source
-  word, or a neutral framing word such as "according"), so invented words and new claims fail;
-- every number must appear in the source verbatim, so changed numbers fail;
-- negation must agree with the best-matching source sentence, so flipped claims fail.
-A sentence that fails against its cited source is re-cited to another retrieved source that
-supports it; otherwise it is dropped. If nothing survives, the answer is extractive: the
-source sentences most relevant to the question, quoted verbatim.
+Each answer sentence is checked against the source it cites by the meaning-level claim check
+(``rag.verify``): the sentence must read off one clause of one source sentence, in order, with
+its hedges, conditions, negations and numbers kept and nothing stronger added. A sentence that
+fails against its cited source is re-cited to another retrieved source that supports it;
+otherwise it is dropped. If nothing survives, the answer is extractive: the source sentences
+most relevant to the question, quoted verbatim. ``lexical_support`` is the vocabulary check it
+replaced, kept so the claim benchmark can print both side by side.
 """
 
 from __future__ import annotations
@@ -64,8 +63,10 @@ class Support:
     span: tuple[int, int] | None = None  # document offsets of the quote that supports it
 
 
-def check_support(sentence: str, chunk: Chunk) -> Support:
-    """Is ``sentence`` fully supported by ``chunk``? Returns the quote span when it is."""
+def lexical_support(sentence: str, chunk: Chunk) -> Support:
+    """The vocabulary check this module used before the meaning-level verifier: every content
+    word, number and negation of ``sentence`` is in ``chunk``. Kept to measure the new check
+    against (``rag.verify.benchmark``); it accepts false sentences made of the source's words."""
     claim = content_stems(sentence)
     if not claim:
         return Support(False, "no content", 0.0)
@@ -83,6 +84,25 @@ def check_support(sentence: str, chunk: Chunk) -> Support:
     if has_negation(sentence) != has_negation(quote):
         return Support(False, "negation differs from the source", coverage)
     return Support(True, "supported", coverage, span)
+
+
+def check_support(sentence: str, chunk: Chunk) -> Support:
+    """Is ``sentence`` supported by ``chunk``? The meaning-level verifier decides (``rag.verify``);
+    the quote is the chunk sentence that supports it."""
+    from .verify import verify
+
+    result = verify(sentence, chunk.text)
+    coverage = _coverage(sentence, chunk)
+    if not result.supported or result.span is None:
+        return Support(False, result.reason, coverage)
+    return Support(True, "supported", coverage, (chunk.start + result.span[0], chunk.start + result.span[1]))
+
+
+def _coverage(sentence: str, chunk: Chunk) -> float:
+    """Share of the sentence's content words the chunk has: ranks failed re-citation attempts."""
+    claim = content_stems(sentence)
+    source = set(content_stems(f"{chunk.heading} {chunk.text}"))
+    return 1 - sum(1 for t in claim if not covered(t, source)) / len(claim) if claim else 0.0
 
 
 def _doc_slice(chunk: Chunk, span: tuple[int, int]) -> str:

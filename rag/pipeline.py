@@ -24,7 +24,7 @@ from .grounding import Claim, Grounder, extractive, rank_sentences, relevance, s
 from .index_store import IndexStore
 from .prompting import build_prompt
 from .retrieval import Retriever
-from .safety import Messages, assess
+from .safety import CrisisClassifier, Messages, SafetyGate, crisis_rules_fire
 from .types import Answer, Citation
 
 log = logging.getLogger("rag.pipeline")
@@ -83,6 +83,17 @@ class Pipeline:
                                    min_lexical_score=settings.min_lexical_score,
                                    mode=retrieval_mode)
         self.coverage = CoverageChecker([d.text for d in store.documents.values()], embedder)
+        self.gate = SafetyGate(self.messages, self._crisis_classifier() if guard else None)
+
+    def _crisis_classifier(self) -> CrisisClassifier | None:
+        """The learned crisis detector beside the rules; if it cannot be trained, the rules stand alone."""
+        if not self.settings.crisis_classifier:
+            return None
+        try:
+            return CrisisClassifier.fit(self.embedder, cache_dir=self.settings.cache_dir, rules=crisis_rules_fire)
+        except Exception:  # noqa: BLE001 - the gate must start, with the rules, whatever happens here
+            log.exception("crisis classifier could not be trained; the rules alone detect crises")
+            return None
 
     # --- public API ---------------------------------------------------------------------
     def ask(self, question: str, history: Sequence[Mapping[str, str]] | None = None) -> Answer:
@@ -122,15 +133,18 @@ class Pipeline:
             yield Event("citations", [c.__dict__ for c in answer.citations])
             yield Event("done", answer)
 
-        footer = None
+        footer = net = None  # crisis lines under an answer / under a refusal
         if self.guard:
-            verdict = assess(question, history, self.messages)
+            verdict = self.gate.assess(question, history)
             timings["safety"] = (time.perf_counter() - t0) * 1e3
             if verdict.action == "crisis":
                 yield from finish(Answer(verdict.reply or self.messages.crisis_reply, "crisis"))
                 return
+            if verdict.risk:
+                net = self.messages.crisis_footer
             if verdict.action == "decline":
-                yield from finish(Answer(verdict.reply or self.messages.decline_offtopic, "declined"))
+                yield from finish(Answer(verdict.reply or self.messages.decline_offtopic, "declined",
+                                         notice=verdict.footer or net))
                 return
             footer = verdict.footer
 
@@ -138,7 +152,7 @@ class Pipeline:
         timings.update(retrieval.timings_ms)
         uncovered = self.coverage.uncovered(question) if self.guard else []
         if self.guard and (not retrieval.answerable or uncovered or not retrieval.hits):
-            yield from finish(Answer(self.messages.not_found, "not_found", notice=footer))
+            yield from finish(Answer(self.messages.not_found, "not_found", notice=footer or net))
             return
 
         citations: dict[tuple, int] = {}
@@ -156,7 +170,7 @@ class Pipeline:
         kind = asks_for_quantity(question)
         unanswered_amount = bool(kind) and not any(states_quantity(r.text, kind) for r in ranked[:QUANTITY_WINDOW])
         if self.guard and (best < self.settings.min_support or unanswered_amount):
-            yield from finish(Answer(self.messages.not_found, "not_found", notice=footer))
+            yield from finish(Answer(self.messages.not_found, "not_found", notice=footer or net))
             return
         if self.generator is not None:
             t_gen = time.perf_counter()
@@ -183,7 +197,7 @@ class Pipeline:
                     yield Event("token", text if len(parts) == 1 else " " + text)
             except GenerationError as exc:
                 log.warning("request=%s generation failed: %s", request_id, exc)
-                notice = "The assistant could not write a reply just now; here is what the article says."
+                notice = self.messages.generation_failed
             timings["generate"] = (time.perf_counter() - t_gen) * 1e3
 
         if not parts:

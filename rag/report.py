@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .check_figures import html_section, markdown_section
 from .evaluation import CATEGORIES, Row, metric_value, worst
 from .types import STATUSES
 
@@ -25,7 +26,10 @@ METRICS: tuple[tuple[str, str, str, str], ...] = (
      "share of key facts (any listed phrasing, case-insensitive) found in the answer, answerable items"),
     ("token_f1", "Token F1 vs evidence", "ratio", "bag-of-words F1 between answer and gold evidence, answerable items"),
     ("faithfulness", "Faithfulness", "share",
-     "share of answer sentences whose cited quote holds ≥ 80% of their content words and all their numbers"),
+     "share of answer sentences whose cited quote holds ≥ 80% of their content words and all their numbers "
+     "(the word-share check, kept beside the claim check)"),
+    ("faithfulness_by_meaning", "Faithfulness (claim check)", "share",
+     "share of answer sentences that the meaning-level claim check (rag.verify) finds in a quote they cite"),
     ("citation_validity", "Citation validity", "share",
      "share of citations whose quote is the document text at [start, end)"),
     ("citation_precision", "Citation precision", "share",
@@ -175,6 +179,8 @@ def markdown(runs: Sequence[Run], meta: Mapping, targets: Sequence[Mapping] = ()
                   "| --- | ---: | ---: |"]
         lines += [f"| {r['label']} (`{r['set']}`) | {r['ok']} / {r['n']} | {fmt(r['share'], 'share')} |"
                   for r in meta["safety_sets"]] + [""]
+    if meta.get("checks"):
+        lines += markdown_section(meta["checks"])
     for run in runs:
         actual, rows = confusion_rows(run.metrics)
         lines += [f"## Expected vs actual status: `{run.name}`", "",
@@ -260,6 +266,8 @@ def html_report(runs: Sequence[Run], meta: Mapping, images: Mapping[str, str], t
         parts.append(_table(["set", "handled as expected", "share"],
                             [[_e(f"{r['label']} ({r['set']})"), f"{r['ok']} / {r['n']}", fmt(r["share"], "share")]
                              for r in meta["safety_sets"]]))
+    if meta.get("checks"):
+        parts += html_section(meta["checks"], _table, _e)
     for title, data in images.items():
         parts.append(f"<h2>{_e(title)}</h2><img alt='{_e(title)}' src='data:image/png;base64,{data}'>")
     for run in runs:

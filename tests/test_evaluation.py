@@ -240,7 +240,8 @@ def fake_build(store, embedder):
 
 
 def run_cli(args, settings, build, capsys):
-    code = evaluate.main([str(a) for a in args], settings=settings.with_overrides(generator="scripted"), build=build)
+    code = evaluate.main([str(a) for a in args] + ["--checks", "none"],
+                         settings=settings.with_overrides(generator="scripted"), build=build)
     out = capsys.readouterr()
     return code, out.out, out.err
 

@@ -23,25 +23,30 @@ SOURCES = [chunk(RAPID, 100, "a"), chunk(SAFETY, 400, "b"), chunk(LONG_TERM, 800
 
 
 @pytest.mark.parametrize("sentence", [
-    "Ketamine works quickly, within hours to days [1].",
-    "Ketamine can induce rapid antidepressant effects within hours to days [1].",
-    "Ketamine is generally well-tolerated in a controlled medical setting [2].",
-    "There are concerns about abuse and dependence with long-term use [2].",
-    "The long-term safety of ketamine is not yet fully understood [3].",
+    "Ketamine has been shown to induce fast and robust antidepressant effects within hours to days [1].",  # listed word
+    "Ketamine can induce rapid antidepressant effects within hours to days [1].",  # "has been shown to" -> "can"
+    "Ketamine is generally well-tolerated in a controlled medical setting [2].",  # condition word dropped, kept
+    "There are concerns about the potential for abuse and dependence with long-term ketamine use [2].",
+    "The long-term safety of ketamine is not yet fully understood [3].",  # conjunct and aside dropped
+    "Traditional antidepressants may take weeks to months to produce therapeutic effects [1].",  # relative clause
 ])
-def test_supported_paraphrases_pass(sentence):
+def test_supported_rewrites_pass(sentence):
     result = ground(sentence, SOURCES)
     assert len(result.claims) == 1, result.dropped
 
 
 @pytest.mark.parametrize("sentence,why", [
-    ("Ketaminatine works within hours to days [1].", "unsupported words"),          # invented word
-    ("Ketamine works within 24 hours [1].", "unsupported words: 24"),               # changed number
-    ("Ketamine is not well-tolerated in a medical setting [2].", "unsupported"),    # flipped negation
-    ("The long-term safety of ketamine is fully understood [3].", "negation"),     # dropped negation
+    ("Ketaminatine works within hours to days [1].", "ketaminatine"),               # invented word
+    ("Ketamine has been shown to induce rapid effects within 24 hours [1].", "24"),  # changed number
+    ("Ketamine is not well-tolerated in a controlled medical setting [2].", "'not'"),  # flipped negation
+    ("The long-term safety of ketamine is fully understood [3].", "drops 'not'"),   # dropped negation
     ("Ketamine has slow antidepressant effects [1].", "slow"),                      # antonym
-    ("Ketamine cures depression permanently [1].", "unsupported"),                 # new claim
-    ("Ketamine is FDA approved for depression [2].", "unsupported"),
+    ("Ketamine cures depression permanently [1].", "cures"),                       # new claim
+    ("Ketamine is FDA approved for depression [2].", "fda"),
+    ("Ketamine is generally well-tolerated in a medical setting [2].", "condition"),  # condition widened
+    ("Traditional antidepressants may take hours to days [1].", "unlike"),          # subject from another clause
+    ("Antidepressant effects induce ketamine within hours to days [1].", ""),       # roles reversed
+    ("There are concerns about abuse and dependence with long-term use [2].", "potential"),  # hedge dropped
 ])
 def test_unsupported_sentences_are_dropped(sentence, why):
     result = ground(sentence, SOURCES)
@@ -64,7 +69,8 @@ def test_wrong_citation_is_repaired_to_the_supporting_source():
 
 
 def test_quote_is_the_shortest_supporting_sentence_run():
-    result = ground("There are concerns about abuse and dependence with long-term use [2].", SOURCES)
+    result = ground("There are concerns about the potential for abuse and dependence with long-term ketamine use [2].",
+                    SOURCES)
     s, e = result.claims[0].span
     assert SAFETY[s - 400 : e - 400].startswith("However, there are concerns")
 

@@ -152,7 +152,7 @@ def test_crisis_is_judged_on_the_current_message_only():
     "Can psychedelic therapy help people who self-harm?",
 ])
 def test_questions_about_sensitive_topics_are_answered_with_the_footer(message):
-    assert assess(message) == Verdict("allow", "sensitive_topic", None, MESSAGES.crisis_footer)
+    assert assess(message) == Verdict("allow", "sensitive_topic", None, MESSAGES.crisis_footer, risk=True)
 
 
 @pytest.mark.parametrize("message", ["Is ketamine addictive?", "What does the article say about dependence?",

@@ -1,0 +1,92 @@
+"""What the two patient-protecting judgements cost per message: the crisis classifier beside
+the rules, and the meaning-level claim check beside the old vocabulary check.
+
+    python -m bench.bench_checks [--messages 200] [--repeats 3]
+
+Baselines run in the same process on the same inputs: the gate with the rules alone, and the
+vocabulary check. Figures are medians over messages (each the best of ``--repeats``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import bench.common  # noqa: F401 - puts the repo on sys.path
+from bench.common import median, pct, table
+
+
+def _timed(fn, items, repeats: int) -> list[float]:
+    out = []
+    for item in items:
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn(item)
+            best = min(best, time.perf_counter() - t0)
+        out.append(best * 1e3)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    import torch
+
+    from rag.config import Settings
+    from rag.embedding import make_embedder
+    from rag.safety import CrisisClassifier, SafetyGate, crisis_rules_fire
+    from rag.safety.classifier import load_examples
+    from rag.safety.measure import TEST_FILE
+    from rag.safety.messages import default_messages
+    from rag.verify.benchmark import CLAIMS_DIR, load_claims, new_check, vocabulary_check
+
+    torch.set_num_threads(1)
+    settings = Settings()
+    embedder = make_embedder(settings.embedder)
+    t0 = time.perf_counter()
+    clf = CrisisClassifier.fit(embedder, cache_dir=settings.cache_dir, rules=crisis_rules_fire)
+    fit_s = time.perf_counter() - t0
+    messages = load_examples(TEST_FILE)[0][: args.messages]
+    rules_gate, full_gate = SafetyGate(default_messages()), SafetyGate(default_messages(), clf)
+    for m in messages[:5]:
+        full_gate.assess(m)  # warm the embedder and the language model's tables
+    rules_ms = _timed(rules_gate.assess, messages, args.repeats)
+    full_ms = _timed(lambda m: full_gate.assess(m + " "), messages, 1)  # a message the embedder has not seen
+    embed_ms = _timed(lambda m: embedder.embed([m + "  "]), messages, 1)
+    # What answering pays: the gate, then the retriever embedding the same message (remembered).
+    answer_rules = _timed(lambda m: (rules_gate.assess(m), embedder.embed([m + "\t"])), messages, 1)
+    answer_full = _timed(lambda m: (full_gate.assess(m + "\n"), embedder.embed([m + "\n"])), messages, 1)
+    claims = load_claims(CLAIMS_DIR / "test.jsonl")
+    old_ms = _timed(lambda r: vocabulary_check(r["claim"], r["source"]), claims, args.repeats)
+    new_ms = _timed(lambda r: new_check(r["claim"], r["source"]), claims, args.repeats)
+    base = median(rules_ms)
+    print("## Safety gate per message (frozen crisis test messages, one thread)\n")
+    print(table(["gate", "median ms", "p95 ms", "vs rules only"], [
+        ["rules only (baseline)", f"{base:.2f}", f"{pct(rules_ms, .95):.2f}", "1.00x"],
+        ["rules + classifier", f"{median(full_ms):.2f}", f"{pct(full_ms, .95):.2f}", f"{median(full_ms) / base:.2f}x"],
+        ["of which: one MiniLM embedding", f"{median(embed_ms):.2f}", f"{pct(embed_ms, .95):.2f}", ""],
+    ]))
+    added = median(answer_full) - median(answer_rules)
+    print("\n## What answering a message pays: gate, then the retriever's embedding of the same message\n")
+    print(table(["gate", "median ms", "p95 ms", "vs rules only"], [
+        ["rules only + retriever embedding (baseline)", f"{median(answer_rules):.2f}",
+         f"{pct(answer_rules, .95):.2f}", "1.00x"],
+        ["rules + classifier + retriever embedding", f"{median(answer_full):.2f}", f"{pct(answer_full, .95):.2f}",
+         f"{median(answer_full) / median(answer_rules):.2f}x"],
+    ]))
+    print(f"\nThe classifier adds {added:.1f} ms to answering a message (median): the retriever reuses the "
+          f"embedding the classifier made. Training at start-up took "
+          f"{fit_s:.1f} s here (training vectors {'cached' if fit_s < 2 else 'embedded: a first start'}).")
+    print(f"\n## Claim check per sentence ({len(claims)} claims of eval/claims/test.jsonl)\n")
+    print(table(["check", "median ms", "p95 ms", "vs old"], [
+        ["old vocabulary check (baseline)", f"{median(old_ms):.3f}", f"{pct(old_ms, .95):.3f}", "1.00x"],
+        ["meaning-level claim check", f"{median(new_ms):.3f}", f"{pct(new_ms, .95):.3f}",
+         f"{median(new_ms) / median(old_ms):.2f}x"],
+    ]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""The learned crisis detector: logistic regression over sentence embeddings and character n-grams.
+
+Why a second detector: the rules match wordings someone foresaw; a person in crisis writes
+in their own ("there's a loaded gun in my drawer", "I can't promise I'll be safe tonight").
+Sentence embeddings (the packaged MiniLM, already loaded for retrieval) place such messages
+near training examples of the same risk whatever the words; character n-grams (TF-IDF) add
+what the embedder reads badly: misspellings ("sucidal agian"), slang and the romanised Hindi
+or Spanish it was never trained on. One linear model over both, trained at start-up from
+``data/crisis_train.jsonl`` (examples organised by risk category, with hard negatives:
+questions about suicide as a topic, idioms, medication questions) in about a second once the
+training vectors are cached; nothing is downloaded.
+
+The threshold is chosen on out-of-fold scores (5-fold cross-validation over the training
+file), never on the frozen test file in ``eval/safety/``: the lowest threshold at which the
+rules and the classifier together mistake at most 5% of the held-out safe examples for a
+crisis. A lower ``watch`` threshold marks messages with a risk signal: their refusals and
+answers carry the crisis lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..embedding import Embedder
+
+__all__ = ["DATA_FILE", "CrisisClassifier", "load_examples"]
+
+log = logging.getLogger("rag.safety")
+DATA_FILE = Path(__file__).with_name("data") / "crisis_train.jsonl"
+SEED = 0
+FOLDS = 5
+# Chosen on the out-of-fold scores of the training file (see README, "Safety and privacy").
+C = 16.0  # inverse regularisation
+NGRAMS = (2, 5)  # character n-grams within word boundaries
+MAX_FALSE_CRISIS = 0.05  # out-of-fold false-crisis rate (rules and classifier together) allowed
+WATCH_RATIO = 0.5  # the risk-signal threshold, as a share of the crisis threshold
+_FITTED: dict[str, tuple] = {}  # trained models of this process, by data, rules, embedder and budget
+VERSION = 2  # bump when the features or the training change: cached thresholds are then recomputed
+
+
+def load_examples(path: Path = DATA_FILE) -> tuple[list[str], np.ndarray, list[str]]:
+    """Texts, labels (True = crisis) and categories of a JSONL file of
+    ``{"text", "label": "crisis"|"safe", "category"}`` lines."""
+    texts, labels, cats = [], [], []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if row.get("label") not in ("crisis", "safe") or not str(row.get("text", "")).strip():
+            raise ValueError(f"{path}:{n}: each line needs a text and a label 'crisis' or 'safe'")
+        texts.append(row["text"])
+        labels.append(row["label"] == "crisis")
+        cats.append(row.get("category", ""))
+    return texts, np.array(labels, dtype=bool), cats
+
+
+class _Model:
+    """TF-IDF character n-grams beside the sentence embedding, one logistic regression over both."""
+
+    def __init__(self, texts: list[str], vecs: np.ndarray, labels: np.ndarray):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        self.ngrams = TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAMS, sublinear_tf=True, min_df=2)
+        features = self._features(self.ngrams.fit_transform(texts), vecs)
+        self.lr = LogisticRegression(C=C, class_weight="balanced", max_iter=3000, random_state=SEED)
+        self.lr.fit(features, labels)
+
+    @staticmethod
+    def _features(grams, vecs: np.ndarray):
+        from scipy.sparse import csr_matrix, hstack
+
+        return hstack([grams, csr_matrix(vecs)]).tocsr()
+
+    def proba(self, texts: list[str], vecs: np.ndarray) -> np.ndarray:
+        return self.lr.predict_proba(self._features(self.ngrams.transform(texts), vecs))[:, 1]
+
+
+@dataclass
+class CrisisClassifier:
+    embedder: Embedder
+    model: _Model
+    threshold: float
+    watch: float
+    report: dict = field(default_factory=dict)  # out-of-fold figures, for the evaluation report
+
+    def score(self, message: str) -> float:
+        """Crisis probability of one message."""
+        return float(self.model.proba([message], self.embedder.embed([message]))[0])
+
+    @classmethod
+    def fit(cls, embedder: Embedder, data_file: Path = DATA_FILE, cache_dir: Path | None = None,
+            rules: Callable[[str], bool] | None = None,
+            max_false_crisis: float = MAX_FALSE_CRISIS) -> CrisisClassifier:
+        """Train on ``data_file``; ``rules`` (the gate's crisis rules) shares the false-crisis
+        budget when the threshold is chosen. The threshold is cached with the training vectors."""
+        key = _key(data_file, embedder) + f"|{max_false_crisis}|{rules is not None}"
+        if key in _FITTED:  # another pipeline in this process trained the same model already
+            model, report = _FITTED[key]
+            return cls(embedder, model, report["threshold"], report["threshold"] * WATCH_RATIO, report)
+        texts, labels, cats = load_examples(data_file)
+        vecs = _training_vectors(embedder, texts, data_file, cache_dir)
+        report = _cached_report(data_file, embedder, cache_dir)
+        if report is None:
+            ruled = np.array([bool(rules(t)) for t in texts]) if rules else np.zeros(len(texts), dtype=bool)
+            oof = out_of_fold_scores(texts, vecs, labels)
+            threshold = choose_threshold(oof, labels, max_false_crisis, ruled)
+            hits = (oof >= threshold) | ruled
+            report = {"examples": int(len(labels)), "crisis": int(labels.sum()), "threshold": threshold,
+                      "classifier_recall": float((oof[labels] >= threshold).mean()),
+                      "classifier_false_crisis": float((oof[~labels] >= threshold).mean()),
+                      "rules_recall": float(ruled[labels].mean()), "rules_false_crisis": float(ruled[~labels].mean()),
+                      "combined_recall": float(hits[labels].mean()),
+                      "combined_false_crisis": float(hits[~labels].mean())}
+            _save_report(report, data_file, embedder, cache_dir)
+        threshold = report["threshold"]
+        model = _Model(texts, vecs, labels)
+        _FITTED[key] = (model, report)
+        return cls(embedder, model, threshold, threshold * WATCH_RATIO, report)
+
+
+def out_of_fold_scores(texts: list[str], vecs: np.ndarray, labels: np.ndarray, folds: int = FOLDS) -> np.ndarray:
+    """Each example scored by a model that never saw it (stratified folds, fixed seed)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    oof = np.zeros(len(labels))
+    for train, held in StratifiedKFold(folds, shuffle=True, random_state=SEED).split(vecs, labels):
+        model = _Model([texts[i] for i in train], vecs[train], labels[train])
+        oof[held] = model.proba([texts[i] for i in held], vecs[held])
+    return oof
+
+
+def choose_threshold(scores: np.ndarray, labels: np.ndarray, max_false_crisis: float,
+                     ruled: np.ndarray | None = None) -> float:
+    """The lowest threshold at which the classifier, with the rules (``ruled``), takes at most
+    ``max_false_crisis`` of the safe examples for a crisis; no higher than needed to catch every
+    crisis example the rules miss."""
+    ruled = np.zeros(len(scores), dtype=bool) if ruled is None else ruled
+    missed_by_rules = scores[labels & ~ruled]
+    catch_all = float(missed_by_rules.min()) if len(missed_by_rules) else 1.0
+    safe = np.sort(scores[~labels & ~ruled])[::-1]
+    allowed = int(np.floor(max_false_crisis * (~labels).sum())) - int((~labels & ruled).sum())
+    if allowed < 0:
+        return 1.0
+    budget_floor = float(safe[allowed]) + 1e-6 if allowed < len(safe) else 0.0
+    return min(catch_all, 1.0) if catch_all >= budget_floor else budget_floor
+
+
+def _key(data_file: Path, embedder: Embedder) -> str:
+    from .rules import RULES_FILE
+
+    blob = data_file.read_bytes() + RULES_FILE.read_bytes() + f"{embedder.model_id}|{VERSION}|{C}|{NGRAMS}".encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _cached_report(data_file: Path, embedder: Embedder, cache_dir: Path | None) -> dict | None:
+    if cache_dir is None:
+        return None
+    path = Path(cache_dir) / f"crisis-threshold-{_key(data_file, embedder)}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _save_report(report: dict, data_file: Path, embedder: Embedder, cache_dir: Path | None) -> None:
+    if cache_dir is None:
+        return
+    try:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        (Path(cache_dir) / f"crisis-threshold-{_key(data_file, embedder)}.json").write_text(
+            json.dumps(report), encoding="utf-8")
+    except OSError:
+        log.warning("could not cache the crisis threshold in %s", cache_dir)
+
+
+def _training_vectors(embedder: Embedder, texts: list[str], data_file: Path, cache_dir: Path | None) -> np.ndarray:
+    """Embeddings of the training texts, cached by data and model so a start takes milliseconds."""
+    key = hashlib.sha256(data_file.read_bytes() + embedder.model_id.encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"crisis-vectors-{key}.npy" if cache_dir else None
+    if path is not None and path.exists():
+        try:
+            cached = np.load(path)
+            if cached.shape == (len(texts), embedder.dim):
+                return cached
+        except (OSError, ValueError):
+            log.warning("crisis training vectors at %s unreadable; re-embedding", path)
+    vecs = embedder.embed(texts)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npy")
+            np.save(tmp, vecs)
+            tmp.replace(path)
+        except OSError:
+            log.warning("could not cache crisis training vectors in %s", path.parent)
+    return vecs

@@ -1,0 +1,95 @@
+"""The claim-verification benchmark: how often each check accepts false and true claims.
+
+``eval/claims/dev.jsonl`` is what the checker was built on; ``eval/claims/test.jsonl`` was
+written by another author before the checker was tuned and is only measured. Each line is
+``{"claim", "source", "supported", "kind"}``. The figures that matter: false claims accepted
+(overall and for each kind of falsehood) and true claims accepted (for verbatim clauses and
+compressions, what a copying decoder writes, and separately for paraphrases and reorderings).
+The old vocabulary check is scored beside the new one on the same items.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+from ..types import Chunk
+from .checker import verify
+
+__all__ = ["CLAIMS_DIR", "load_claims", "score", "vocabulary_check"]
+
+CLAIMS_DIR = Path(__file__).resolve().parents[2] / "eval" / "claims"
+COPYING = ("verbatim", "compression")  # what a decoder that copies source clauses writes
+
+
+def load_claims(path: Path) -> list[dict]:
+    rows = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            row = json.loads(line)
+            if not isinstance(row.get("claim"), str) or not isinstance(row.get("source"), str):
+                raise ValueError(f"{path}:{n}: each line needs a claim and a source")
+            rows.append(row)
+    return rows
+
+
+def vocabulary_check(claim: str, source: str) -> bool:
+    """The check this replaced: every content word, number and negation found in the source."""
+    from ..grounding import lexical_support
+
+    chunk = Chunk("bench", "bench", 0, len(source), source)
+    return lexical_support(claim, chunk).ok
+
+
+def new_check(claim: str, source: str) -> bool:
+    return verify(claim, source).supported
+
+
+def score(rows: list[dict], check: Callable[[str, str], bool]) -> dict:
+    """Acceptance by kind, false-accept and true-accept rates, and the median time a claim."""
+    by_kind: dict[str, list[bool]] = defaultdict(list)
+    truth: dict[str, bool] = {}
+    times = []
+    accepted_false = []
+    for row in rows:
+        t0 = time.perf_counter()
+        ok = check(row["claim"], row["source"])
+        times.append(time.perf_counter() - t0)
+        by_kind[row.get("kind", "")].append(ok)
+        truth[row.get("kind", "")] = bool(row["supported"])
+        if ok and not row["supported"]:
+            accepted_false.append({"id": row.get("id"), "kind": row.get("kind"), "claim": row["claim"]})
+    false_rows = [ok for k, oks in by_kind.items() if not truth[k] for ok in oks]
+    true_rows = [ok for k, oks in by_kind.items() if truth[k] for ok in oks]
+    copying = [ok for k in COPYING for ok in by_kind.get(k, [])]
+    other_true = [ok for k, oks in by_kind.items() if truth[k] and k not in COPYING for ok in oks]
+    times.sort()
+    return {
+        "n": len(rows), "false_claims": len(false_rows), "true_claims": len(true_rows),
+        "false_accept": _share(false_rows), "true_accept": _share(true_rows),
+        "true_accept_copying": _share(copying), "true_accept_paraphrase": _share(other_true),
+        "worst_false_kind": max((_share(oks), k) for k, oks in by_kind.items() if not truth[k])[1]
+        if false_rows else None,
+        "by_kind": {k: {"supported": truth[k], "n": len(oks), "accepted": _share(oks)}
+                    for k, oks in sorted(by_kind.items())},
+        "median_ms": 1e3 * times[len(times) // 2] if times else None,
+        "accepted_false": accepted_false,
+    }
+
+
+def _share(oks: list[bool]) -> float | None:
+    return sum(oks) / len(oks) if oks else None
+
+
+def benchmark(paths: dict[str, Path] | None = None) -> dict:
+    """Both checks on each part that exists: {"dev": {"new": ..., "old": ...}, "test": ...}."""
+    paths = paths or {"dev": CLAIMS_DIR / "dev.jsonl", "test": CLAIMS_DIR / "test.jsonl"}
+    out = {}
+    for part, path in paths.items():
+        if Path(path).is_file():
+            rows = load_claims(path)
+            out[part] = {"new": score(rows, new_check), "old": score(rows, vocabulary_check)}
+    return out

@@ -1,0 +1,373 @@
+"""Is a claim supported by a source passage? Precision first: structural vetoes, then acceptance.
+
+A claim is accepted only if it can be read off one sentence of the source by a small set of
+rewrites, each tested on its own:
+- its words align, in order, to that sentence (same stem, or a listed everyday paraphrase);
+- what it leaves out is removable without changing what is claimed: whole leading or
+  trailing clauses (not conditions: "when administered in a controlled medical setting"),
+  parenthetical clauses and appositives, whole list items, a list label, and other words only
+  if they are not hedges, negations, conditions, quantities or framing ("may", "not", "some",
+  "potential", "interest in", "need for": ``lexicon.toml`` ``protected``);
+- what it adds is only function words, a weakening word ("can"), or "is" where the source has
+  an appositive ("psilocybin, the active compound" -> "psilocybin is the active compound");
+- it crosses from one clause into another only where the source's own words join them, so a
+  subject cannot be taken from one clause and a predicate from another, and a modifier from
+  one list item cannot land on the head of the next;
+- it says nothing about what the source says or omits.
+Anything else is rejected with the first reason found. Vocabulary alone is never enough: a
+sentence made only of the source's words fails when its order, its clauses or its hedges
+differ from the source's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..chunking import split_sentences
+from .lexicon import lexicon
+from .tokens import Segment, Token, segments, strip_list_number, tokenize
+
+__all__ = ["Check", "verify"]
+
+MIN_CONTENT_WORDS = 3  # "Ketamine works." is too little to check against anything
+
+
+@dataclass(frozen=True)
+class Check:
+    supported: bool
+    reason: str
+    span: tuple[int, int] | None = None  # offsets, in the source text, of the sentence that supports it
+
+
+def verify(claim: str, source: str) -> Check:
+    """Check ``claim`` against each sentence of ``source``; the first that supports it wins."""
+    words = lexicon()
+    claim = claim.strip()
+    for lead in words.lead_ins:
+        claim = lead.sub("", claim, count=1)
+    c_tokens = [t for t in tokenize(claim) if not t.punct]
+    content = [t for t in c_tokens if t.text not in words.function and t.text not in words.auxiliary]
+    if len(content) < MIN_CONTENT_WORDS:
+        return Check(False, "too short to be a claim")
+    best: Check | None = None
+    best_rank = -1.0
+    for start, end in split_sentences(source):
+        text, shift = strip_list_number(source[start:end])
+        result = _against_sentence(c_tokens, text)
+        if result is None:
+            return Check(True, "supported", (start, end))
+        if best is None or result[1] > best_rank:
+            best, best_rank = Check(False, result[0]), result[1]
+    return best or Check(False, "the source is empty")
+
+
+# ------------------------------------------------------------------------------------------
+# One sentence
+
+
+def _against_sentence(claim: list[Token], sentence: str) -> tuple[str, float] | None:
+    """None if the sentence supports the claim, else (reason, how close it came)."""
+    words = lexicon()
+    src = tokenize(sentence)
+    src_words = [i for i, t in enumerate(src) if not t.punct]
+    claim = _paraphrased(claim, [src[i] for i in src_words])
+    match = _align(claim, src, src_words)
+    aligned = [j for j in match if j is not None]
+    closeness = len(aligned) / max(len(claim), 1)
+
+    # What the claim adds.
+    for k, (tok, j) in enumerate(zip(claim, match, strict=False)):
+        if j is not None or tok.text in words.function or tok.text in words.weakening:
+            continue
+        if tok.text in words.about_the_text:
+            return "speaks of what the source says, not of what it says about the topic", closeness
+        if tok.text in words.auxiliary:
+            if _aux_allowed(k, claim, match, src):
+                continue
+            return f"adds '{tok.text}', turning a description into a claim", closeness
+        if tok.number:
+            return f"number not in the source: {tok.text}", closeness
+        if tok.text in words.strengthening:
+            return f"claims more than the source: '{tok.text}'", closeness
+        return f"not said in this sentence: '{tok.text}'", closeness
+    if not aligned:
+        return "nothing in common with the source", 0.0
+
+    # What the claim leaves out, and how it joins what it keeps.
+    segs = segments(src)
+    seg_of = [0] * len(src)
+    for n, seg in enumerate(segs):
+        for i in range(seg.start, seg.end):
+            seg_of[i] = n
+    # "Ketamine has been shown to induce ..." -> "Ketamine can induce ...": a claim that adds a
+    # weakening word may leave out the evidence framing it replaces.
+    weakened = any(j is None and t.text in words.weakening for t, j in zip(claim, match, strict=False))
+    spare = words.evidence if weakened else frozenset()
+    reason = (_check_prefix(src, segs, seg_of, aligned[0], aligned)
+              or _check_gaps(src, segs, seg_of, aligned, spare)
+              or _check_suffix(src, segs, seg_of, aligned[-1]))
+    return (reason, closeness) if reason else None
+
+
+def _paraphrased(claim: list[Token], src: list[Token]) -> list[Token]:
+    """Replace an everyday phrase of the claim by the source phrase it stands for, where the
+    source has that phrase ("talk therapy" -> "psychotherapy")."""
+    words = lexicon()
+    src_keys = [t.key for t in src]
+    out, i = [], 0
+    keys = [t.key for t in claim]
+    while i < len(claim):
+        done = False
+        for size in (3, 2, 1):
+            phrase = tuple(keys[i:i + size])
+            if len(phrase) < size or phrase not in words.paraphrases:
+                continue
+            for target in words.paraphrases[phrase]:
+                if _contains(src_keys, target) and not _contains(src_keys, phrase):
+                    tok = claim[i]
+                    out += [Token(k, k, tok.start, claim[i + size - 1].end) for k in target]
+                    i += size
+                    done = True
+                    break
+            if done:
+                break
+        if not done:
+            out.append(claim[i])
+            i += 1
+    return out
+
+
+def _contains(keys: list[str], phrase: tuple[str, ...]) -> bool:
+    n = len(phrase)
+    return any(tuple(keys[i:i + n]) == phrase for i in range(len(keys) - n + 1))
+
+
+def _align(claim: list[Token], src: list[Token], src_words: list[int]) -> list[int | None]:
+    """In-order alignment of claim words to source words (indices into ``src``), maximising
+    matched content words and preferring contiguous runs."""
+    words = lexicon()
+    options = [[j for j in src_words if src[j].key == tok.key] for tok in claim]
+    weight = [0.4 if tok.text in words.function or tok.text in words.auxiliary else 3.0 for tok in claim]
+    # best[j] = (score, path) with the last matched source index j (-1: none yet)
+    best: dict[int, tuple[float, tuple[int | None, ...]]] = {-1: (0.0, ())}
+    for k, _tok in enumerate(claim):
+        nxt: dict[int, tuple[float, tuple[int | None, ...]]] = {}
+        for last, (score, path) in best.items():
+            skip = (score - weight[k], path + (None,))  # left unaligned
+            if last not in nxt or skip[0] > nxt[last][0]:
+                nxt[last] = skip
+            for j in options[k]:
+                if j <= last:
+                    continue
+                # A jump costs a little, more the further it goes: of two alignments with
+                # the same words, the one that keeps them together wins.
+                gap = 0.0 if last < 0 or _adjacent(src, last, j) else 0.3 + 0.02 * (j - last)
+                cand = (score + weight[k] - gap, path + (j,))
+                if j not in nxt or cand[0] > nxt[j][0]:
+                    nxt[j] = cand
+        best = nxt
+    return list(max(best.values(), key=lambda v: v[0])[1])
+
+
+def _adjacent(src: list[Token], a: int, b: int) -> bool:
+    return all(src[i].punct for i in range(a + 1, b))
+
+
+def _aux_allowed(k: int, claim: list[Token], match: list[int | None], src: list[Token]) -> bool:
+    """An added "is"/"has" stands where the source has an auxiliary of its own (a tense or
+    voice change), or between a noun and its appositive ("MDMA, commonly known as ecstasy")."""
+    words = lexicon()
+    before = next((match[i] for i in range(k - 1, -1, -1) if match[i] is not None), None)
+    after = next((match[i] for i in range(k + 1, len(match)) if match[i] is not None), None)
+    if before is None or after is None:
+        return False
+    between = src[before + 1:after]
+    if any(t.text in words.auxiliary for t in between):
+        return True
+    appositive = between and between[0].text in (",", "(", ")", ":", "—", "–") and all(
+        t.punct or t.text in ("a", "an", "the") for t in between)
+    return bool(appositive)
+
+
+# ------------------------------------------------------------------------------------------
+# Left out
+
+
+def _protected(tokens: list[Token], spare: frozenset[str] = frozenset()) -> str | None:
+    words = lexicon()
+    for t in tokens:
+        if t.punct or t.text in spare:
+            continue
+        if t.text in words.protected or t.key in words.protected or t.number:
+            return t.text
+    return None
+
+
+def _removable_clause(seg: Segment, src: list[Token]) -> str | None:
+    """None if dropping this whole segment keeps the claim true, else why not."""
+    words = lexicon()
+    if seg.boundary == "label":
+        return None
+    first = next((t for t in src[seg.start:seg.end] if not t.punct), None)
+    if first is None:
+        return None
+    if first.text in words.condition and not _after_emphasis(src, seg.start):
+        text = " ".join(t.text for t in src[seg.start:seg.end] if not t.punct)
+        return f"drops the condition '{text}'"
+    return None
+
+
+def _after_emphasis(src: list[Token], i: int) -> bool:
+    """The condition starting at token ``i`` is an example ("particularly when ..."), also when
+    it continues one ("particularly when A or when B")."""
+    words = lexicon()
+    k = i - 1
+    while k >= 0:
+        if src[k].text in words.emphasis:
+            return True
+        if src[k].text in ("or", "and") or src[k].punct:
+            # walk back over the previous condition to what introduced it
+            j = k - 1
+            while j >= 0 and src[j].text not in words.condition and j > k - 12:
+                j -= 1
+            if j < 0 or src[j].text not in words.condition:
+                return False
+            k = j - 1
+            continue
+        return False
+    return False
+
+
+def _parenthetical(seg: Segment, src: list[Token]) -> bool:
+    """An appositive or a relative clause between commas or brackets, not a predicate."""
+    words = lexicon()
+    first = next((t for t in src[seg.start:seg.end] if not t.punct), None)
+    return bool(seg.closed and first is not None and first.text not in words.auxiliary
+                and seg.boundary in ("soft", "hard"))
+
+
+def _head_cut(src: list[Token], seg: Segment, first_kept: int) -> list[Token]:
+    return [t for t in src[seg.start:first_kept] if not t.punct]
+
+
+def _check_prefix(src, segs, seg_of, first: int, aligned: list[int]) -> str | None:
+    words = lexicon()
+    n = seg_of[first]
+    for seg in segs[:n]:
+        if (why := _removable_clause(seg, src)) is not None:
+            return why
+    cut = _head_cut(src, segs[n], first)
+    if _relative_clause_claim(cut, segs, seg_of, n, aligned):
+        cut = []
+    if cut and segs[n].starter in words.condition:
+        return f"drops the condition '{segs[n].starter}'"
+    if (w := _protected(cut)) is not None:
+        return f"drops '{w}'"
+    if _subject_conjunct(cut):
+        return None
+    content = [t.text for t in cut if t.text not in words.function and t.text not in words.auxiliary
+               and t.text not in words.asserting_connective]
+    if content:
+        return f"changes whom the claim is about (drops '{' '.join(content)}' before it)"
+    return None
+
+
+def _relative_clause_claim(cut: list[Token], segs, seg_of, n: int, aligned: list[int]) -> bool:
+    """"Unlike traditional antidepressants, which may take weeks ..." -> "Traditional
+    antidepressants may take weeks ...": the claim is the relative clause said of its noun, so
+    the connective before the noun does not bear on it."""
+    if [t.text for t in cut] not in (["unlike"], ["like"]) or n + 1 >= len(segs):
+        return False
+    relative = segs[n + 1]
+    return relative.starter in ("which", "who") and all(seg_of[j] in (n, n + 1) for j in aligned) and any(
+        seg_of[j] == n + 1 for j in aligned)
+
+
+def _subject_conjunct(cut: list[Token]) -> bool:
+    """A leading "X and" of a shared subject ("Ketamine and esketamine act ..." -> "esketamine
+    acts ..."): a short run of plain words ending in "and"."""
+    words = lexicon()
+    return (1 < len(cut) <= 4 and cut[-1].text == "and"
+            and all(t.text not in words.auxiliary and t.text not in words.clause_start for t in cut[:-1]))
+
+
+def _conjunct_dropped(src: list[Token], p: int, q: int) -> bool:
+    """The words between kept tokens ``p`` and ``q`` are a whole conjunct: they end with "and"
+    (not "or", which would turn an alternative into a claim), or begin with it."""
+    words = [t for t in src[p + 1:q] if not t.punct]
+    return len(words) > 1 and (words[-1].text == "and" or words[0].text == "and")
+
+
+def _is_conjunct(words: list[Token]) -> bool:
+    return len(words) > 1 and words[0].text == "and"
+
+
+def _check_suffix(src, segs, seg_of, last: int) -> str | None:
+    words = lexicon()
+    n = seg_of[last]
+    tail = [t for t in src[last + 1:segs[n].end] if not t.punct]
+    # A claim may stop before the end of its clause; it may not drop what restricts or
+    # reverses what it kept ("in some patients", "not", "only").
+    if (w := next((t.text for t in tail if t.text in words.scope or t.number), None)) is not None:
+        return f"drops '{w}'"
+    for seg in segs[n + 1:]:
+        if (why := _removable_clause(seg, src)) is not None:
+            return why
+    return None
+
+
+def _check_gaps(src, segs, seg_of, aligned: list[int], spare: frozenset[str] = frozenset()) -> str | None:
+    words = lexicon()
+    for p, q in zip(aligned, aligned[1:], strict=False):
+        if _adjacent(src, p, q):
+            continue
+        sp, sq = seg_of[p], seg_of[q]
+        if sp == sq or (_conjunct_dropped(src, p, q) and not any(s.boundary == "hard" for s in segs[sp + 1:sq + 1])):
+            dropped = src[p + 1:q]
+            if sp == sq and segs[sp].starter in words.condition and any(
+                    t.text not in words.function for t in dropped if not t.punct):
+                # A condition may not be widened: "in a controlled medical setting" stays whole.
+                return f"widens the condition '{segs[sp].starter} ...'"
+            if _conjunct_dropped(src, p, q):
+                # "... has been used for decades and is still regarded ..." -> "... is still
+                # regarded ...": a whole conjoined predicate or item goes, with its own hedges.
+                if (w := next((t.text for t in dropped if t.text in words.scope), None)) is not None:
+                    return f"drops '{w}'"
+            elif (w := _protected(dropped, spare)) is not None:
+                return f"drops '{w}'"
+            continue
+        tail = [t for t in src[p + 1:segs[sp].end] if not t.punct]
+        head = _head_cut(src, segs[sq], q)
+        between = segs[sp + 1:sq]
+        for seg in between:
+            if (why := _removable_clause(seg, src)) is not None:
+                return why
+        # "well-tolerated when administered in a controlled setting" -> "well-tolerated in a
+        # controlled setting": the condition word goes, the condition itself stays in the claim.
+        condition_kept = bool(head) and head[0].text == segs[sq].starter and segs[sq].starter in words.condition
+        if condition_kept:
+            head = [t for t in head[1:] if t.text not in words.auxiliary]
+            if (w := _protected(head, spare)) is not None:
+                return f"drops '{w}'"
+            head = []
+        # "The safety and potential adverse effects of ketamine and psychedelic therapies, ...,
+        # are not ..." -> "The safety of ketamine ... is not ...": a trailing conjunct goes whole.
+        if _is_conjunct(tail):
+            if (w := next((t.text for t in tail if t.text in words.scope), None)) is not None:
+                return f"drops '{w}'"
+            tail = []
+        if (w := _protected(tail, spare)) is not None or (w := _protected(head, spare)) is not None:
+            return f"drops '{w}'"
+        hard = any(s.boundary == "hard" for s in segs[sp + 1:sq + 1])
+        head_content = [t for t in head if t.text not in words.function and t.text not in words.auxiliary]
+        if hard:
+            if tail:
+                return "joins two clauses the source keeps apart"
+            if head_content:
+                return "joins two clauses the source keeps apart"
+            if any(not _parenthetical(s, src) for s in between):
+                return "takes its parts from different clauses"
+        elif tail and head_content:
+            return "mixes words from two list items"
+    return None
+

@@ -1,0 +1,103 @@
+"""The meaning-level claim check (rag.verify): its rewrites one by one, its vetoes, the
+benchmark's frozen figures, and ``python -m rag verify``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rag.check_figures import check_figures, flat_figures, markdown_section
+from rag.verify import verify
+from rag.verify.benchmark import CLAIMS_DIR, load_claims, new_check, score
+
+TRD = ("TRD is associated with significant functional impairment, increased risk of suicide, "
+       "and reduced quality of life.")
+PSY = ("Psychedelic therapies are administered in a controlled setting under the guidance of trained therapists, "
+       "who help patients process their experiences.")
+GOAL = ("Integrating these treatments into psychiatric practice raises challenges that must be addressed to ensure "
+        "responsible and equitable access to these treatments.")
+PSILO = "Psilocybin, the active compound in certain species of mushrooms, has been studied for depression."
+LIST = "Esketamine may cause dissociation, dizziness and nausea, which usually pass within two hours."
+
+
+@pytest.mark.parametrize("claim,source", [
+    (TRD, TRD),                                                                    # verbatim
+    ("TRD is associated with increased risk of suicide.", TRD),                    # one list item
+    ("Psilocybin is the active compound in certain species of mushrooms.", PSILO),  # appositive to "is"
+    ("Psilocybin has been studied for depression.", PSILO),                        # appositive dropped
+    ("Psychedelic therapies are administered in a controlled setting.", PSY),      # trailing phrase dropped
+    ("Esketamine may cause dizziness.", LIST),                                     # list item kept alone
+])
+def test_allowed_rewrites_are_supported(claim, source):
+    result = verify(claim, source)
+    assert result.supported, result.reason
+    assert result.span is not None and source[result.span[0]:result.span[1]].strip()
+
+
+@pytest.mark.parametrize("claim,source", [
+    ("Trained therapists are administered in a controlled setting.", PSY),         # roles reversed
+    ("TRD is associated with increased quality of life.", TRD),                    # words moved between items
+    ("Equitable access to these treatments has been ensured.", GOAL),              # a goal reported as done
+    ("TRD is associated with reduced risk of suicide.", TRD),                      # antonym
+    ("Esketamine causes dissociation.", LIST),                                     # hedge dropped
+    ("Esketamine may cause dizziness, which usually passes within four hours.", LIST),  # number changed
+    ("The article says nothing about the cost of psilocybin.", PSILO),             # about the text
+    ("Psilocybin cures depression in certain species.", PSILO),                    # stronger, salad
+    ("Mushrooms have been studied for the active compound.", PSILO),               # word salad of source nouns
+])
+def test_false_claims_made_of_the_source_words_are_rejected(claim, source):
+    result = verify(claim, source)
+    assert not result.supported and result.reason
+
+
+def test_a_claim_too_short_to_check_is_rejected():
+    assert verify("Ketamine works.", "Ketamine works.").reason == "too short to be a claim"
+
+
+def test_benchmark_is_large_enough_to_measure_one_percent():
+    test = load_claims(CLAIMS_DIR / "test.jsonl")
+    dev = load_claims(CLAIMS_DIR / "dev.jsonl")
+    assert sum(not r["supported"] for r in test) >= 300 and len(test) + len(dev) >= 800
+    # the two parts were written apart; a few obvious claims (verbatim sentences) occur in both
+    assert len({r["claim"] for r in test} & {r["claim"] for r in dev}) <= 0.1 * len(test)
+
+
+def test_frozen_test_part_false_accepts_stay_at_the_measured_level():
+    """A regression bound (README, "The claim check"); the test part was never tuned on."""
+    result = score(load_claims(CLAIMS_DIR / "test.jsonl"), new_check)
+    assert result["false_accept"] <= 0.01
+    assert result["true_accept_copying"] >= 0.70
+
+
+def test_the_check_figures_flatten_for_the_gate_and_render():
+    figures = check_figures(embedder=None)
+    flat = flat_figures(figures)
+    assert flat["claim_false_accept"] < flat["claim_false_accept_old_check"]
+    text = "\n".join(markdown_section(figures))
+    assert "old vocabulary check" in text and "Claim check" in text
+
+
+def test_verify_command_prints_one_json_line_per_input(tmp_path):
+    path = tmp_path / "claims.jsonl"
+    path.write_text("\n".join([
+        json.dumps({"claim": "TRD is associated with increased risk of suicide.", "source": TRD}),
+        json.dumps({"claim": "TRD is associated with increased quality of life.", "source": TRD}),
+        "not json",
+        json.dumps({"claim": 3, "source": TRD}),
+    ]) + "\n", encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "rag", "verify", "--jsonl", str(path)],
+                         capture_output=True, text=True, timeout=120)
+    lines = [json.loads(x) for x in run.stdout.splitlines()]
+    assert run.returncode == 1  # two bad lines
+    assert [x.get("supported") for x in lines] == [True, False, None, None]
+    assert lines[0]["evidence"] == TRD and lines[1]["reason"]
+    assert "error" in lines[2] and "error" in lines[3]
+
+
+def test_verify_command_names_a_missing_file(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "rag", "verify", "--jsonl", str(tmp_path / "none.jsonl")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "cannot read" in run.stderr and "Traceback" not in run.stderr
