@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,7 +197,21 @@ def sentence_supported(sentence: str, quote: str, share: float = SUPPORT_SHARE) 
     return set(_DIGITS.findall(strip_markers(sentence))) <= set(_DIGITS.findall(quote))
 
 
-def sentence_support(answer: str, citations: Sequence[Mapping]) -> list[tuple[str, bool]]:
+def word_share_judge(sentence: str, quotes: Sequence[str]) -> bool:
+    """The word-share judgement: the cited quotes together hold enough of the sentence's words."""
+    return sentence_supported(sentence, " ".join(quotes))
+
+
+def meaning_judge(sentence: str, quotes: Sequence[str]) -> bool:
+    """The meaning-level claim check (``rag.verify``): one of the cited quotes supports it."""
+    from .verify import verify
+
+    claim = strip_markers(sentence).strip()
+    return any(verify(claim, q).supported for q in quotes)
+
+
+def sentence_support(answer: str, citations: Sequence[Mapping],
+                     judge: Callable[[str, Sequence[str]], bool] = word_share_judge) -> list[tuple[str, bool]]:
     """Each answer sentence and whether the quotes of the citations it carries support it.
 
     A sentence with no marker, or whose marker names no citation, is unsupported: a patient has
@@ -206,21 +220,7 @@ def sentence_support(answer: str, citations: Sequence[Mapping]) -> list[tuple[st
     out = []
     for sentence, cited in split_sentences(answer):
         known = [quotes[n] for n in cited if n in quotes]
-        out.append((sentence, bool(known) and sentence_supported(sentence, " ".join(known))))
-    return out
-
-
-def sentence_support_by_meaning(answer: str, citations: Sequence[Mapping]) -> list[tuple[str, bool]]:
-    """As ``sentence_support``, judged by the meaning-level claim check (``rag.verify``): a
-    sentence counts as supported when one of the quotes it cites supports it."""
-    from .verify import verify
-
-    quotes = {c.get("n"): c.get("quote") or "" for c in citations}
-    out = []
-    for sentence, cited in split_sentences(answer):
-        claim = strip_markers(sentence).strip()
-        known = [quotes[n] for n in cited if n in quotes]
-        out.append((sentence, any(verify(claim, q).supported for q in known)))
+        out.append((sentence, bool(known) and judge(sentence, known)))
     return out
 
 
@@ -309,7 +309,8 @@ def score_item(item: Item, result: Mapping, documents: Mapping[str, str],
         support = sentence_support(answer, citations)
         scores["sentences"] = len(support)
         scores["unsupported"] = [s for s, ok in support if not ok]
-        scores["unsupported_by_meaning"] = [s for s, ok in sentence_support_by_meaning(answer, citations) if not ok]
+        scores["unsupported_by_meaning"] = [
+            s for s, ok in sentence_support(answer, citations, meaning_judge) if not ok]
         scores["verbatim"] = is_verbatim(answer, citations)
     checks = citation_checks(citations, documents, spans if item.answerable else [])
     scores["citations_valid"] = sum(c["valid"] for c in checks)
