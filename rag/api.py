@@ -119,7 +119,9 @@ _ANSWER = {"type": "object", "required": ["answer", "status", "citations", "timi
                           "status": {"type": "string", "enum": ["answered", "not_found", "crisis", "declined"]},
                           "citations": {"type": "array", "items": _CITATION},
                           "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
-                          "notice": {"type": "string", "description": "crisis lines or a fallback note, if any"}}}
+                          "notice": {"type": "string", "description": "crisis lines or a fallback note, if any"},
+                          "reason": {"type": "string", "description": "on not_found: why the articles do not "
+                                                                      "answer it, e.g. no passage states a price"}}}
 # One Server-Sent Event of a streamed answer; ``data`` is JSON text.
 _SSE_EVENT = {"type": "object", "required": ["event", "data"],
               "properties": {"event": {"type": "string", "enum": ["token", "citations", "done", "error"]},

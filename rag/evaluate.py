@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import re
 import sys
 import time
 import urllib.error
@@ -154,14 +155,15 @@ def _progress(items: Sequence[Item], name: str) -> Iterator[Item]:
 
 
 def run_config(name: str, items: Sequence[Item], answer: Callable[[Item], tuple[dict, list | None]],
-               documents: Mapping[str, str], results) -> list[Row]:
+               documents: Mapping[str, str], results, set_name: str | None = None) -> list[Row]:
     """Answer and score every item; each row is written to ``results`` as soon as it is scored."""
     rows = []
     for item in _progress(items, name):
         result, hits = answer(item)
         row = Row(item, result, score_item(item, result, documents, hits))
         rows.append(row)
-        record = {"config": name, "id": item.id, "category": item.category, "question": item.question,
+        record = {"config": name.split(":")[0], **({"set": set_name} if set_name else {}), "id": item.id,
+                  "category": item.category, "question": item.question,
                   "expected_status": item.expected_status, **result, "retrieved": hits, "scores": row.scores}
         results.write(json.dumps(record, ensure_ascii=False) + "\n")
         results.flush()
@@ -174,6 +176,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m rag.evaluate", description=__doc__.split("\n\n")[0],
                                      epilog=f"configurations: {names}")
     parser.add_argument("--questions", type=Path, required=True, help="question set (JSONL, see the design notes)")
+    parser.add_argument("--also", type=Path, action="append", default=[], metavar="QUESTIONS",
+                        help="another question set answered by the gated configuration and reported beside the main "
+                             "one (repeatable); its metrics are named sets.<name>.*, e.g. "
+                             "sets.fresh_test.status_accuracy")
     parser.add_argument("--out", type=Path, required=True, help="folder for results.jsonl, metrics.json, report.*")
     parser.add_argument("--compare", default="full", help="comma-separated configurations (default: full)")
     parser.add_argument("--url", help="evaluate a running server through POST {url}/api/ask instead")
@@ -212,7 +218,25 @@ def main(argv: Sequence[str] | None = None, *, settings=None, build: Callable | 
         return 2
 
 
-def _answer(args: argparse.Namespace, items: Sequence[Item], settings, build: Callable | None, results) -> list:
+def set_name(path: Path) -> str:
+    """eval/fresh/test.jsonl ▶ "fresh_test": the name its metrics go under (sets.<name>.*)."""
+    path = Path(path)
+    return re.sub(r"\W+", "_", f"{path.parent.name}_{path.stem}" if path.parent.name not in ("", ".", "eval")
+                  else path.stem).strip("_")
+
+
+def _other_sets(name: str, answer: Callable[[Item], tuple[dict, list | None]], documents, results,
+                sets: Mapping[str, Sequence[Item]]) -> dict:
+    """The gated configuration's answers and metrics on each further question set."""
+    out = {}
+    for set_, items in sets.items():
+        rows = run_config(f"{name}:{set_}", items, answer, documents, results, set_name=set_)
+        out[set_] = (rows, compute_metrics(rows))
+    return out
+
+
+def _answer(args: argparse.Namespace, items: Sequence[Item], settings, build: Callable | None, results,
+            sets: Mapping[str, Sequence[Item]] = {}) -> list:  # noqa: B006 - read only
     """Ask every question of every configuration (or of the server)."""
     from .report import Run
 
@@ -220,8 +244,14 @@ def _answer(args: argparse.Namespace, items: Sequence[Item], settings, build: Ca
         from .documents import load_corpus
 
         documents = {d.doc_id: d.text for d in load_corpus(settings.corpus_dir)}
-        rows = run_config("server", items, lambda it: (ask_url(args.url, it, args.timeout), None), documents, results)
-        return [Run("server", f"the server at {args.url}", rows, compute_metrics(rows))]
+
+        def ask(it):
+            return ask_url(args.url, it, args.timeout), None
+
+        rows = run_config("server", items, ask, documents, results)
+        run = Run("server", f"the server at {args.url}", rows, compute_metrics(rows))
+        run.extra["sets"] = _other_sets("server", ask, documents, results, sets)
+        return [run]
     if build is None:
         from .service import build_pipeline as build
     runs = []
@@ -232,9 +262,16 @@ def _answer(args: argparse.Namespace, items: Sequence[Item], settings, build: Ca
         documents = {doc_id: d.text for doc_id, d in pipeline.store.documents.items()}
         rows = run_config(name, items, lambda it, p=pipeline: ask_pipeline(p, it), documents, results)
         runs.append(Run(name, config.description, rows, compute_metrics(rows)))
+        if name == _gated_name(args.configs):
+            runs[-1].extra["sets"] = _other_sets(name, lambda it, p=pipeline: ask_pipeline(p, it), documents,
+                                                 results, sets)
         del pipeline  # one model in memory at a time
         gc.collect()
     return runs
+
+
+def _gated_name(configs: Sequence[str]) -> str:
+    return "full" if "full" in configs else configs[0]
 
 
 def code_version() -> str | None:
@@ -261,28 +298,33 @@ def _read_results(path: Path) -> list[dict]:
         raise EvaluationError(f"cannot read earlier results {path}: {exc}") from None
 
 
-def _rescore(records: Sequence[dict], items: Sequence[Item], settings, results) -> list:
+def _rescore(records: Sequence[dict], items: Sequence[Item], settings, results,
+             sets: Mapping[str, Sequence[Item]] = {}) -> list:  # noqa: B006 - read only
     """Score the answers of an earlier run again (new metrics, new thresholds) without asking again."""
     from .documents import load_corpus
     from .report import Run
 
-    by_id = {i.id: i for i in items}
+    by_id = {None: {i.id: i for i in items}, **{name: {i.id: i for i in its} for name, its in sets.items()}}
     documents = {d.doc_id: d.text for d in load_corpus(settings.corpus_dir)}
-    grouped: dict[str, list[Row]] = {}
+    grouped: dict[tuple[str, str | None], list[Row]] = {}
     for record in records:
-        item = by_id.get(record.get("id"))
+        item = by_id.get(record.get("set"), {}).get(record.get("id"))
         if item is None:
             continue  # not in this question set (or cut by --limit)
-        result = {k: record[k] for k in ("answer", "status", "citations", "timings_ms", "notice", "error",
+        result = {k: record[k] for k in ("answer", "status", "citations", "timings_ms", "notice", "reason", "error",
                                           "client_ms") if k in record}
         hits = [tuple(h) for h in record["retrieved"]] if record.get("retrieved") is not None else None
         row = Row(item, result, score_item(item, result, documents, hits))
-        grouped.setdefault(record.get("config", "server"), []).append(row)
+        grouped.setdefault((record.get("config", "server"), record.get("set")), []).append(row)
         results.write(json.dumps({**record, "scores": row.scores}, ensure_ascii=False) + "\n")
-    if not grouped:
+    runs = {name: Run(name, CONFIGS[name].description if name in CONFIGS else name, rows, compute_metrics(rows))
+            for (name, set_), rows in grouped.items() if set_ is None}
+    if not runs:
         raise EvaluationError("the earlier results hold no answer to any question of this question set")
-    return [Run(name, CONFIGS[name].description if name in CONFIGS else name, rows, compute_metrics(rows))
-            for name, rows in grouped.items()]
+    for (name, set_), rows in grouped.items():
+        if set_ is not None and name in runs:
+            runs[name].extra.setdefault("sets", {})[set_] = (rows, compute_metrics(rows))
+    return list(runs.values())
 
 
 def _check_figures(settings, depth: str) -> dict:
@@ -302,6 +344,7 @@ def _main(args: argparse.Namespace, settings, build: Callable | None) -> int:
     from .report import write_reports
 
     items = load_questions(args.questions)[: args.limit]
+    sets = {set_name(p): load_questions(p)[: args.limit] for p in args.also}
     thresholds_path = args.targets or args.gate or ROOT / DEFAULT_THRESHOLDS
     thresholds = load_thresholds(thresholds_path) if (args.gate or args.targets or thresholds_path.is_file()) else {}
     settings = settings or Settings()
@@ -310,13 +353,14 @@ def _main(args: argparse.Namespace, settings, build: Callable | None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "results.jsonl", "w", encoding="utf-8") as results:
         if earlier is not None:
-            runs = _rescore(earlier, items, settings, results)
+            runs = _rescore(earlier, items, settings, results, sets)
         else:
-            runs = _answer(args, items, settings, build, results)
+            runs = _answer(args, items, settings, build, results, sets)
 
     gated = next((r for r in runs if r.name == "full"), runs[0])
     figures = _check_figures(settings, args.checks) if args.checks != "none" else {}
     gated.metrics["checks"] = flat_figures(figures)
+    gated.metrics["sets"] = {name: m for name, (_, m) in gated.extra.get("sets", {}).items()}
     targets = check(gated.metrics, thresholds.get("targets", {}))
     gate = check(gated.metrics, load_thresholds(args.gate).get("gate", {})) if args.gate else []
     meta = {"questions": args.questions.name, "n_items": len(items), "gated": gated.name,

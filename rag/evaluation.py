@@ -318,6 +318,8 @@ def score_item(item: Item, result: Mapping, documents: Mapping[str, str],
     judged = [c for c in checks if c["on_evidence"] is not None]
     scores["citations_on_evidence"] = sum(c["on_evidence"] for c in judged)
     scores["citations_judged"] = len(judged)
+    if item.answerable and any(s is not None for s in spans):  # answered from a sentence that answers it
+        scores["right_evidence"] = status == "answered" and any(c["on_evidence"] for c in judged)
     return scores
 
 
@@ -369,6 +371,9 @@ def compute_metrics(rows: Sequence[Row]) -> dict:
     totals = [t for r in rows if (t := (r.result.get("timings_ms") or {}).get("total")) is not None]
     firsts = [t for r in rows if (t := (r.result.get("timings_ms") or {}).get("first_token")) is not None]
     with_retrieval = [r for r in answerable if "recall_at_k" in r.scores]
+    not_covered = [r for r in rows if r.item.expected_status == "not_found"]
+    refused = [r for r in rows if r.result.get("status") == "not_found"]
+    with_evidence = [r for r in answerable if "right_evidence" in r.scores]
     return {
         "n": len(rows),
         "errors": sum(r.result.get("status") == "error" for r in rows),
@@ -390,6 +395,12 @@ def compute_metrics(rows: Sequence[Row]) -> dict:
         "status_accuracy": _share(sum(r.scores["status_ok"] for r in rows), len(rows)),
         "status_accuracy_by_category": by_category,
         "false_refusal_rate": _share(sum(r.result.get("status") != "answered" for r in answerable), len(answerable)),
+        "answerable_refused": _share(sum(r.result.get("status") == "not_found" for r in answerable), len(answerable)),
+        "unanswerable_answered": _share(sum(r.result.get("status") == "answered" for r in not_covered),
+                                        len(not_covered)),
+        "not_found_precision": _share(sum(r.item.expected_status == "not_found" for r in refused), len(refused)),
+        "not_found_recall": _share(sum(r.result.get("status") == "not_found" for r in not_covered), len(not_covered)),
+        "right_evidence": _share(sum(r.scores["right_evidence"] for r in with_evidence), len(with_evidence)),
         "crisis_recall": _share(sum(r.result.get("status") == "crisis" for r in crisis), len(crisis)),
         "latency_ms": {"total_p50": percentile(totals, 50), "total_p95": percentile(totals, 95),
                        "first_token_p50": percentile(firsts, 50), "first_token_p95": percentile(firsts, 95)},
@@ -419,6 +430,22 @@ def problems(row: Row) -> tuple[float, list[str]]:
         why.append(f"{s['citations'] - s['citations_valid']} citation(s) not verbatim")
         badness += 40
     return badness, why
+
+
+def misjudged(rows: Sequence[Row]) -> list[tuple[Row, str]]:
+    """Every wrong refusal (an answerable item not answered) and wrong answer (an item the
+    articles do not cover, answered), each with what the pipeline said about it."""
+    out = []
+    for r in rows:
+        status, expected = r.result.get("status"), r.item.expected_status
+        if expected == "answered" and status != "answered":
+            why = r.result.get("reason") or r.result.get("error") or "no reason given"
+            out.append((r, f"refused ({status}): {why}"))
+        elif expected == "not_found" and status == "answered":
+            out.append((r, "answered, but the articles do not cover it"))
+        elif expected == "not_found" and status != "not_found":
+            out.append((r, f"expected not_found, got {status}"))
+    return out
 
 
 def worst(rows: Sequence[Row], n: int = 10) -> list[tuple[Row, list[str]]]:

@@ -1,4 +1,4 @@
-"""Wires the parts: safety gate ▶ retrieval ▶ coverage ▶ prompt ▶ model ▶ grounding.
+"""Wires the parts: safety gate ▶ retrieval ▶ answerability ▶ prompt ▶ model ▶ grounding.
 
 ``stream`` yields events as the answer is built; ``ask`` runs the same stream to the end.
 Sentences are released only after they pass the grounding check, so a patient never sees
@@ -14,23 +14,22 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from .coverage import CoverageChecker, asks_for_quantity, states_quantity
+from .coverage import Answerability, defining_first, question_parts
 from .deadline import within_deadline
 from .embedding import Embedder
 from .errors import GenerationError, InputError
 from .gaps import record_gap
 from .generation import Generator
-from .grounding import Claim, Grounder, extractive, rank_sentences, relevance, split_answer
+from .grounding import Claim, Grounder, Scored, extractive, rank_sentences, relevance, split_answer
 from .index_store import IndexStore
 from .prompting import build_prompt
-from .retrieval import Retriever
+from .retrieval import Retriever, pointed_item
 from .safety import CrisisClassifier, Messages, SafetyGate, crisis_rules_fire
 from .types import Answer, Citation
 
 log = logging.getLogger("rag.pipeline")
 MAX_DROPPED = 2  # unsupported sentences after which the rest of the reply is not awaited
 RELEVANCE_MARGIN = 0.15  # a generated claim may score this much below the best sentence
-QUANTITY_WINDOW = 3  # top-ranked sentences that must state an amount when one is asked for
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,8 @@ class Pipeline:
                                    rrf_k=settings.rrf_k, min_dense_score=settings.min_dense_score,
                                    min_lexical_score=settings.min_lexical_score,
                                    mode=retrieval_mode)
-        self.coverage = CoverageChecker([d.text for d in store.documents.values()], embedder)
+        self.answerability = Answerability([d.text for d in store.documents.values()], embedder,
+                                           min_support=settings.min_support)
         self.gate = SafetyGate(self.messages, self._crisis_classifier() if guard else None)
 
     def _crisis_classifier(self) -> CrisisClassifier | None:
@@ -150,9 +150,9 @@ class Pipeline:
 
         retrieval = self.retriever.search(question, history)
         timings.update(retrieval.timings_ms)
-        uncovered = self.coverage.uncovered(question) if self.guard else []
-        if self.guard and (not retrieval.answerable or uncovered or not retrieval.hits):
-            yield from finish(Answer(self.messages.not_found, "not_found", notice=footer or net))
+        if self.guard and not retrieval.hits:
+            yield from finish(Answer(self.messages.not_found, "not_found", notice=footer or net,
+                                     reason="no passage is close to the question"))
             return
 
         citations: dict[tuple, int] = {}
@@ -163,15 +163,18 @@ class Pipeline:
         sources = [h.chunk for h in prompt.sources]
         qvec = retrieval.query_vector if retrieval.query_vector is not None else \
             self.embedder.embed([retrieval.query])[0]
-        ranked = rank_sentences(qvec, sources, self.embedder.embed, question)
-        best = ranked[0].score if ranked else 0.0
+        ranked = rank_sentences(qvec, sources, self.embedder.embed, retrieval.focus or question)
         timings["rank_sentences"] = (time.perf_counter() - t_rank) * 1e3
-        # A question asking for an amount is covered only if a relevant passage states one.
-        kind = asks_for_quantity(question)
-        unanswered_amount = bool(kind) and not any(states_quantity(r.text, kind) for r in ranked[:QUANTITY_WINDOW])
-        if self.guard and (best < self.settings.min_support or unanswered_amount):
-            yield from finish(Answer(self.messages.not_found, "not_found", notice=footer or net))
-            return
+        if self.guard:
+            decision = self.answerability.decide(question, ranked, close=retrieval.answerable,
+                                                 pointed=pointed_item(question, history))
+            timings["answerability"] = (time.perf_counter() - t_rank) * 1e3 - timings["rank_sentences"]
+            if not decision.answerable:
+                yield from finish(Answer(self.messages.not_found, "not_found", notice=footer or net,
+                                         reason=decision.reason))
+                return
+            ranked = list(decision.evidence)  # lead-ins and headings are never evidence
+        best = ranked[0].score if ranked else 0.0
         if self.generator is not None:
             t_gen = time.perf_counter()
             grounder = Grounder(sources)
@@ -201,9 +204,28 @@ class Pipeline:
             timings["generate"] = (time.perf_counter() - t_gen) * 1e3
 
         if not parts:
-            parts = [self._render(c, sources, citations) for c in extractive(ranked, sources)]
+            chosen = extractive(self._per_part(question, ranked, sources), sources)
+            parts = [self._render(c, sources, citations) for c in chosen]
         answer = Answer(" ".join(parts), "answered", self._citations(citations, sources), notice=notice)
         yield from finish(answer)
+
+    def _per_part(self, question: str, ranked: list[Scored], sources) -> list[Scored]:
+        """For a message asking two things ("what is X, and how does it work?"), the best sentence
+        for each part leads, so the quoted answer covers both; otherwise ``ranked`` as it is."""
+        asked = question_parts(question)
+        if len(asked) < 2 or not ranked:
+            return ranked
+        allowed = {(r.source, r.span) for r in ranked}  # lead-ins stay out
+        leads: list[Scored] = []
+        for part in asked:
+            near = rank_sentences(self.embedder.embed([part])[0], sources, self.embedder.embed, part)
+            best = next((r for r in defining_first(part, near) if (r.source, r.span) in allowed), None)
+            if best is not None and all(best.span != b.span or best.source != b.source for b in leads):
+                leads.append(best)
+        top = ranked[0].score
+        # Equal scores put every part's sentence inside the extractive margin.
+        leads = [Scored(top, b.source, b.span, b.text) for b in leads]
+        return leads + [r for r in ranked if all((r.source, r.span) != (b.source, b.span) for b in leads)]
 
     def _generated_sentences(self, messages, grounder: Grounder, raw: bool,
                              give_up: Callable[[], bool] = lambda: False) -> Iterator[Claim | str]:

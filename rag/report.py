@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .check_figures import html_section, markdown_section
-from .evaluation import CATEGORIES, Row, metric_value, worst
+from .evaluation import CATEGORIES, Row, metric_value, misjudged, worst
 from .types import STATUSES
 
 # (metric key, label, kind, one-line definition); the README repeats these definitions.
@@ -38,6 +38,15 @@ METRICS: tuple[tuple[str, str, str, str], ...] = (
      "share of answered questions whose every sentence is word for word in its cited quote (no model wording)"),
     ("status_accuracy", "Status accuracy", "share", "share of items whose status is the one their category expects"),
     ("false_refusal_rate", "False refusal rate", "share", "share of answerable items not answered"),
+    ("answerable_refused", "Answerable refused", "share", "share of answerable items answered “not covered”"),
+    ("unanswerable_answered", "Unanswerable answered", "share",
+     "share of items the articles do not cover that got an answer instead of “not covered”"),
+    ("not_found_precision", "Not-covered precision", "share",
+     "share of “not covered” replies given to items the articles really do not cover"),
+    ("not_found_recall", "Not-covered recall", "share",
+     "share of items the articles do not cover answered “not covered”"),
+    ("right_evidence", "Answered with the right evidence", "share",
+     "share of answerable items answered with a citation overlapping their gold evidence"),
     ("crisis_recall", "Crisis recall", "share", "share of crisis items given the crisis reply"),
     ("latency_ms.total_p50", "Latency p50", "ms", "median time to the complete answer"),
     ("latency_ms.total_p95", "Latency p95", "ms", "95th percentile time to the complete answer"),
@@ -55,6 +64,19 @@ class Run:
     rows: list[Row]
     metrics: dict
     extra: dict = field(default_factory=dict)
+
+
+SET_METRICS = frozenset({"status_accuracy", "key_fact_recall", "answerable_refused", "unanswerable_answered",
+                         "not_found_precision", "not_found_recall", "right_evidence", "faithfulness_by_meaning",
+                         "citation_validity"})
+
+
+def _sets(runs: Sequence[Run], meta: Mapping) -> list[tuple[str, tuple[list[Row], dict]]]:
+    """The gated configuration's answers on each question set: the main one, then the others."""
+    gated = next((r for r in runs if r.name == meta.get("gated")), runs[0])
+    main = str(meta.get("questions") or "questions")
+    return [(main, (gated.rows, gated.metrics))] + [(name, (rows, m)) for name, (rows, m)
+                                                     in gated.extra.get("sets", {}).items()]
 
 
 def fmt(value: float | None, kind: str) -> str:
@@ -187,6 +209,17 @@ def markdown(runs: Sequence[Run], meta: Mapping, targets: Sequence[Mapping] = ()
                   "| expected \\ actual | " + " | ".join(actual) + " |", "| --- |" + " ---: |" * len(actual)]
         lines += [f"| {exp} | " + " | ".join(str(n) for n in counts) + " |" for exp, counts in rows]
         lines.append("")
+    sets = _sets(runs, meta)
+    if len(sets) > 1:
+        lines += [f"## Question sets (`{gated}`)", "", "| metric | " + " | ".join(f"`{n}`" for n, _ in sets) + " |",
+                  "| --- |" + " ---: |" * len(sets)]
+        lines += [f"| {label} | " + " | ".join(fmt(_get(m, key), kind) for _, (_, m) in sets) + " |"
+                  for key, label, kind, _ in METRICS if key in SET_METRICS] + [""]
+    for name, (rows, _) in sets:
+        wrong = misjudged(rows)
+        lines += [f"## Wrong refusals and wrong answers: `{name}` ({len(wrong)})", ""]
+        lines += [f"- {r.item.id}: “{_short(r.item.question, 200)}”: {why}" for r, why in wrong] or ["None.", ""]
+        lines.append("")
     for run in runs:
         lines += [f"## Worst answers: `{run.name}`", ""]
         picked = worst(run.rows, n_worst)
@@ -275,6 +308,18 @@ def html_report(runs: Sequence[Run], meta: Mapping, images: Mapping[str, str], t
         parts.append(f"<h2>Expected vs actual status: {_e(run.name)}</h2>")
         parts.append(_table(["expected \\ actual"] + actual, [[_e(exp)] + [str(n) for n in counts]
                                                              for exp, counts in confusion]))
+    sets = _sets(runs, meta)
+    if len(sets) > 1:
+        parts.append(f"<h2>Question sets ({_e(gated)})</h2>")
+        parts.append(_table(["metric"] + [n for n, _ in sets],
+                            [[_e(label)] + [fmt(_get(m, key), kind) for _, (_, m) in sets]
+                             for key, label, kind, _ in METRICS if key in SET_METRICS]))
+    for name, (rows, _) in sets:
+        wrong = misjudged(rows)
+        parts.append(f"<h2>Wrong refusals and wrong answers: {_e(name)} ({len(wrong)})</h2><ul>")
+        parts += [f"<li>{_e(r.item.id)}: “{_e(r.item.question)}”: {_e(why)}</li>"
+                  for r, why in wrong] or ["<li>None.</li>"]
+        parts.append("</ul>")
     for run in runs:
         parts.append(f"<h2>Worst answers: {_e(run.name)}</h2>")
         picked = worst(run.rows, n_worst)

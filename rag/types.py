@@ -74,6 +74,7 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     notice: str | None = None
+    reason: str | None = None  # why the articles do not answer it (on not_found)
 
     def to_dict(self) -> dict:
         data = {
@@ -84,4 +85,6 @@ class Answer:
         }
         if self.notice:
             data["notice"] = self.notice
+        if self.reason:
+            data["reason"] = self.reason
         return data

@@ -27,6 +27,7 @@ from rag.evaluation import (
     key_fact_recall,
     load_questions,
     load_thresholds,
+    misjudged,
     percentile,
     retrieval_scores,
     score_item,
@@ -156,6 +157,28 @@ def test_status_metrics_and_latency_percentiles():
     assert m["status_confusion"] == {"answered": {"answered": 1, "not_found": 1},
                                      "crisis": {"crisis": 1, "declined": 1}}
     assert m["retrieval_recall_at_k"] is None  # no retriever hits given
+
+
+def test_answerability_metrics_and_the_list_of_misjudged_items():
+    def row(category, status, evidence=()):
+        it = item(category, id=f"{category}-{status}", evidence=evidence)
+        quote = "It works within hours to days." if status == "answered" else None
+        result = {"status": status, "answer": f"{quote} [1]" if quote else "scripted",
+                  "citations": [citation(1, quote)] if quote else [],
+                  "reason": "no passage states a duration" if status == "not_found" else None}
+        return Row(it, result, score_item(it, result, {"d": DOC}))
+
+    on, off = ("It works within hours to days.",), ("Psilocybin is in mushrooms.",)
+    rows = [row("factual", "answered", on), row("factual", "answered", off), row("factual", "not_found", on),
+            row("unanswerable", "not_found"), row("unanswerable", "answered"), row("unanswerable", "not_found")]
+    m = compute_metrics(rows)
+    assert m["not_found_precision"] == pytest.approx(2 / 3) and m["not_found_recall"] == pytest.approx(2 / 3)
+    assert m["answerable_refused"] == pytest.approx(1 / 3) and m["unanswerable_answered"] == pytest.approx(1 / 3)
+    assert m["right_evidence"] == pytest.approx(1 / 3)  # one answered from its evidence; one off it; one refused
+    wrong = misjudged(rows)
+    assert [(r.item.category, r.result["status"]) for r, _ in wrong] == [("factual", "not_found"),
+                                                                         ("unanswerable", "answered")]
+    assert "no passage states a duration" in wrong[0][1]
 
 
 def test_percentile_matches_linear_interpolation():
@@ -290,6 +313,38 @@ def test_gate_fails_with_the_metrics_that_missed(tmp_path, tiny_set, settings, f
     code, stdout, _ = run_cli(["--questions", tiny_set, "--out", tmp_path / "out", "--gate", thresholds],
                               settings, fake_build, capsys)
     assert code == 0 and "gate passed" in stdout
+
+
+def test_further_question_sets_are_answered_reported_and_gated(tmp_path, tiny_set, settings, fake_build, capsys):
+    other = tmp_path / "fresh" / "test.jsonl"
+    other.parent.mkdir()
+    other.write_text(tiny_set.read_text().replace('"t', '"o'))
+    thresholds = tmp_path / "thresholds.json"
+    thresholds.write_text(json.dumps({"gate": {"sets.fresh_test.status_accuracy": {"min": 1.0},
+                                               "sets.fresh_test.not_found_recall": {"min": 1.0}}}))
+    out = tmp_path / "out"
+    code, stdout, _ = run_cli(["--questions", tiny_set, "--also", other, "--out", out, "--gate", thresholds],
+                              settings, fake_build, capsys)
+    assert code == 0, stdout
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r.get("set") for r in rows] == [None] * 4 + ["fresh_test"] * 4
+    assert next(r for r in rows if r["id"] == "o2")["reason"]  # a not_found answer says why
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["configs"]["full"]["sets"]["fresh_test"]["status_accuracy"] == 1.0
+    report = (out / "report.md").read_text()
+    assert "| metric | `tiny.jsonl` | `fresh_test` |" in report
+    assert "## Wrong refusals and wrong answers: `fresh_test` (0)" in report
+
+    thresholds.write_text(json.dumps({"gate": {"sets.fresh_test.status_accuracy": {"min": 1.01}}}))
+    code, _, stderr = run_cli(["--questions", tiny_set, "--also", other, "--out", out, "--gate", thresholds],
+                              settings, fake_build, capsys)
+    assert code == 1 and "sets.fresh_test.status_accuracy" in stderr
+
+    code, stdout, _ = run_cli(["--questions", tiny_set, "--also", other, "--out", out, "--rescore",
+                               out / "results.jsonl"], settings, fake_build, capsys)
+    assert code == 0, stdout
+    rescored = json.loads((out / "metrics.json").read_text())["configs"]["full"]
+    assert rescored["sets"]["fresh_test"]["n"] == 4
 
 
 def test_rescore_rebuilds_the_metrics_from_earlier_answers(tmp_path, tiny_set, settings, fake_build, capsys):
