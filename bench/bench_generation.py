@@ -50,6 +50,22 @@ def time_transformers(generator, prompts) -> tuple[list[float], list[float]]:
     return ttft, rate
 
 
+def time_onnx(generator, prompts) -> tuple[list[float], list[float]]:
+    """The onnxruntime-genai backend, free greedy text through the same ``stream`` the app uses."""
+    ttft, rate = [], []
+    for messages in prompts:
+        t0 = time.perf_counter()
+        pieces = generator.stream(messages)
+        first = next(pieces)
+        t1 = time.perf_counter()
+        text = first + "".join(pieces)
+        t2 = time.perf_counter()
+        tokens = generator.count_tokens(text)
+        ttft.append(t1 - t0)
+        rate.append((tokens - 1) / (t2 - t1) if tokens > 1 and t2 > t1 else float("nan"))
+    return ttft, rate
+
+
 def time_llama_cpp(gguf, prompt_texts, threads: int, max_tokens: int) -> tuple[list[float], list[float]]:
     from llama_cpp import Llama
 
@@ -92,7 +108,15 @@ def main() -> None:
     generator.reuse_prefix = False
     results["transformers float32, no prefix reuse"] = time_transformers(generator, prompts)
     generator.reuse_prefix = True
-    results["transformers float32 + prefix KV cache (app default)"] = time_transformers(generator, prompts)
+    results["transformers float32 + prefix KV cache (fallback backend)"] = time_transformers(generator, prompts)
+    from rag.onnx_backend import OnnxGenerator, available
+
+    if available():
+        for n in sorted({1, threads}):
+            onnx = OnnxGenerator("smollm2", settings.cache_dir, settings.max_new_tokens, threads=n)
+            next(onnx.stream(prompts[0]))  # load (converting once) and warm up
+            label = " (app default)" if n == 1 else ""
+            results[f"onnxruntime-genai int8, {n} thread{'s' if n > 1 else ''}{label}"] = time_onnx(onnx, prompts)
     llama_rows = []
     try:
         for n in sorted({threads, 1}, reverse=True):
@@ -106,7 +130,9 @@ def main() -> None:
         llama_note = ("\nllama.cpp: **not installed**, no comparison in this run "
                       "(`make llama-cpp` builds it, about 15 minutes on 2 cores).")
 
-    base_ttft, base_rate = (median(v) for v in results["transformers float32 + prefix KV cache (app default)"])
+    default = next((k for k in results if k.endswith("(app default)")),
+                   "transformers float32 + prefix KV cache (fallback backend)")
+    base_ttft, base_rate = (median(v) for v in results[default])
     llama = max((results[n] for n in llama_rows), key=lambda r: median(r[1]), default=None)
     rows = []
     for name, (ttft, rate) in results.items():

@@ -57,7 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         else:
-            print(f"Q: {question}\n[{answer.status}] {answer.answer}")
+            said = f"{answer.status}, {answer.mode}" if answer.mode else answer.status
+            print(f"Q: {question}\n[{said}] {answer.answer}")
+            if answer.reason:
+                print(f"  (why: {answer.reason})")
             for c in answer.citations:
                 print(f"  [{c.n}] “{c.quote}” ({c.title}, chars {c.start}-{c.end})")
             print()

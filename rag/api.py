@@ -120,6 +120,9 @@ _ANSWER = {"type": "object", "required": ["answer", "status", "citations", "timi
                           "citations": {"type": "array", "items": _CITATION},
                           "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
                           "notice": {"type": "string", "description": "crisis lines or a fallback note, if any"},
+                          "mode": {"type": "string", "enum": ["generated", "quoted"],
+                                   "description": "on answered: the model's own checked sentences, or the "
+                                                  "article's sentences quoted"},
                           "reason": {"type": "string", "description": "on not_found: why the articles do not "
                                                                       "answer it, e.g. no passage states a price"}}}
 # One Server-Sent Event of a streamed answer; ``data`` is JSON text.

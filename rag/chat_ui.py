@@ -44,6 +44,7 @@ STATUS_LABEL = {
     "crisis": "Please reach out for help now",
     "error": "Something went wrong",
 }
+MODE_LABEL = {"quoted": "In the article's words"}  # an answered reply that quotes rather than the model's wording
 FRIENDLY_ERROR = "Sorry, something went wrong on our side. Please try again in a moment, or contact the clinic."
 BUSY = "The assistant is busy right now. Please try again in a minute."
 PASSAGE_MAX_CHARS = 700  # longer paragraphs are cut to the lines around the quote
@@ -214,6 +215,8 @@ def render_answer(answer: Answer, documents: Mapping | None = None, *, base_url:
     parts = [f'<div class="reply reply--{html.escape(status)}"{role}>']
     if status in STATUS_LABEL:
         parts.append(f'<p class="reply-label">{STATUS_LABEL[status]}</p>')
+    elif status == "answered" and answer.mode in MODE_LABEL:
+        parts.append(f'<p class="reply-label reply-label--mode">{MODE_LABEL[answer.mode]}</p>')
     parts.append(f'<div class="reply-text">{render_text(answer.answer, uid, known)}</div>')
     if answer.notice:
         support = crisis_footer is not None and answer.notice.strip() == crisis_footer.strip()

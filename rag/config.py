@@ -28,7 +28,13 @@ class Settings(BaseSettings):
     # Models. "packaged" means the model shipped inside a PyPI package (offline).
     embedder: str = Field(default="packaged", description="'packaged' MiniLM or a local sentence-transformers folder")
     generator: str = Field(default="smollm2", description="'smollm2', a local model folder, or 'extractive'")
-    threads: int = Field(default=0, description="torch CPU threads; 0 = all cores")
+    threads: int = Field(default=0, description="CPU threads for the language model; 0 = one for onnxruntime-genai "
+                         "(measured steadier beside the embedder and the server), all cores for torch")
+    runtime: str = Field(default="onnx", description="'onnx' (onnxruntime-genai, int8) or 'transformers' (float32 "
+                         "torch, the fallback)")
+    decoding: str = Field(default="copy", description="'copy': the model picks which clause of the sources "
+                          "answers and the decoder copies it (needs the onnx runtime's token-by-token loop; other "
+                          "backends write freely); 'free': the model writes freely")
 
     # Chunking (recorded in the index manifest; changing them asks for a re-ingest).
     chunk_max_chars: int = 480

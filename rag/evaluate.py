@@ -30,8 +30,11 @@ from .evaluation import (
     check,
     compute_metrics,
     describe,
+    label_counts,
+    load_labels,
     load_questions,
     load_thresholds,
+    model_sentences,
     safety_set_figures,
     score_item,
     split_sentences,
@@ -59,6 +62,7 @@ CONFIGS: dict[str, Config] = {
                          settings={"generator": "extractive"}),
 }
 DEFAULT_THRESHOLDS = Path("eval") / "thresholds.json"
+MODEL_SENTENCE_LABELS = Path("eval") / "model_sentences.jsonl"  # each model-written sentence, read and labelled
 
 
 # --- answering ----------------------------------------------------------------------------------
@@ -311,8 +315,8 @@ def _rescore(records: Sequence[dict], items: Sequence[Item], settings, results,
         item = by_id.get(record.get("set"), {}).get(record.get("id"))
         if item is None:
             continue  # not in this question set (or cut by --limit)
-        result = {k: record[k] for k in ("answer", "status", "citations", "timings_ms", "notice", "reason", "error",
-                                          "client_ms") if k in record}
+        result = {k: record[k] for k in ("answer", "status", "citations", "timings_ms", "notice", "reason", "mode",
+                                          "error", "client_ms") if k in record}
         hits = [tuple(h) for h in record["retrieved"]] if record.get("retrieved") is not None else None
         row = Row(item, result, score_item(item, result, documents, hits))
         grouped.setdefault((record.get("config", "server"), record.get("set")), []).append(row)
@@ -361,6 +365,11 @@ def _main(args: argparse.Namespace, settings, build: Callable | None) -> int:
     figures = _check_figures(settings, args.checks) if args.checks != "none" else {}
     gated.metrics["checks"] = flat_figures(figures)
     gated.metrics["sets"] = {name: m for name, (_, m) in gated.extra.get("sets", {}).items()}
+    written = model_sentences(list(gated.rows) + [r for rows, _ in gated.extra.get("sets", {}).values() for r in rows])
+    labels = load_labels(ROOT / MODEL_SENTENCE_LABELS)
+    gated.metrics["model_sentences"] = label_counts(written, labels)
+    gated.extra["model_sentences"] = [{**s, **{k: v for k, v in labels.get(s["sentence"], {}).items()
+                                             if k in ("label", "note")}} for s in written]
     targets = check(gated.metrics, thresholds.get("targets", {}))
     gate = check(gated.metrics, load_thresholds(args.gate).get("gate", {})) if args.gate else []
     meta = {"questions": args.questions.name, "n_items": len(items), "gated": gated.name,

@@ -392,6 +392,7 @@ def compute_metrics(rows: Sequence[Row]) -> dict:
         "citations": sum(r.scores["citations"] for r in rows),
         "verbatim_share": _share(sum(r.scores.get("verbatim", False) for r in answered),
                                  len(answered)),
+        "generated_share": _share(sum(r.result.get("mode") == "generated" for r in answered), len(answered)),
         "status_accuracy": _share(sum(r.scores["status_ok"] for r in rows), len(rows)),
         "status_accuracy_by_category": by_category,
         "false_refusal_rate": _share(sum(r.result.get("status") != "answered" for r in answerable), len(answerable)),
@@ -430,6 +431,47 @@ def problems(row: Row) -> tuple[float, list[str]]:
         why.append(f"{s['citations'] - s['citations_valid']} citation(s) not verbatim")
         badness += 40
     return badness, why
+
+
+def model_sentences(rows: Sequence[Row]) -> list[dict]:
+    """Every sentence of a model-written answer with the quote it cites, to be read and labelled."""
+    out = []
+    for r in rows:
+        if r.result.get("status") != "answered" or r.result.get("mode") != "generated":
+            continue
+        quotes = {c.get("n"): c.get("quote") or "" for c in r.result.get("citations") or []}
+        for sentence, cited in split_sentences(r.result.get("answer") or ""):
+            out.append({"id": r.item.id, "question": r.item.question, "sentence": strip_markers(sentence).strip(),
+                        "quotes": [quotes[n] for n in cited if n in quotes]})
+    return out
+
+
+def load_labels(path: Path) -> dict[str, dict]:
+    """Read labels of model-written sentences: one {"sentence", "label": "correct"|"incorrect",
+    "note"} a line, keyed by the sentence; a missing file is no labels."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    out = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvaluationError(f"{path.name} line {n}: not valid JSON ({exc.msg})") from None
+        if data.get("label") not in ("correct", "incorrect") or not isinstance(data.get("sentence"), str):
+            raise EvaluationError(f'{path.name} line {n}: needs "sentence" and "label": "correct"|"incorrect"')
+        out[data["sentence"].strip()] = data
+    return out
+
+
+def label_counts(sentences: Sequence[Mapping], labels: Mapping[str, Mapping]) -> dict[str, int]:
+    """How many model-written sentences were read as correct, as incorrect, or not read yet."""
+    found = [labels.get(s["sentence"], {}).get("label", "unread") for s in sentences]
+    distinct = {s["sentence"] for s in sentences}
+    return {"sentences": len(found), "distinct": len(distinct), "correct": found.count("correct"),
+            "incorrect": found.count("incorrect"), "unread": found.count("unread")}
 
 
 def misjudged(rows: Sequence[Row]) -> list[tuple[Row, str]]:

@@ -229,5 +229,17 @@ def make_generator(settings) -> Generator | None:
         from .openai_backend import OpenAIGenerator
 
         return OpenAIGenerator.from_settings(settings)
+    if getattr(settings, "runtime", "transformers") == "onnx":
+        from .onnx_backend import OnnxGenerator, available
+
+        if available():
+            return OnnxGenerator(settings.generator, settings.cache_dir, settings.max_new_tokens,
+                                 settings.threads or 1, settings.generation_timeout_s)
+        log.warning("onnxruntime-genai is not installed (`make install`); generating with transformers")
+    return transformers_generator(settings)
+
+
+def transformers_generator(settings) -> TransformersGenerator:
+    """The float32 torch backend: the fallback when the fast runtime cannot be used."""
     return TransformersGenerator(settings.generator, settings.cache_dir, settings.max_new_tokens,
                                  settings.threads, settings.generation_timeout_s)

@@ -14,13 +14,15 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from .clauses import candidates as clause_candidates
+from .clauses import strip_label
 from .coverage import Answerability, defining_first, question_parts
 from .deadline import within_deadline
 from .embedding import Embedder
 from .errors import GenerationError, InputError
 from .gaps import record_gap
 from .generation import Generator
-from .grounding import Claim, Grounder, Scored, extractive, rank_sentences, relevance, split_answer
+from .grounding import MAX_SENTENCES, Claim, Grounder, Scored, extractive, rank_sentences, relevance, split_answer
 from .index_store import IndexStore
 from .prompting import build_prompt
 from .retrieval import Retriever, pointed_item
@@ -177,7 +179,11 @@ class Pipeline:
         best = ranked[0].score if ranked else 0.0
         if self.generator is not None:
             t_gen = time.perf_counter()
-            grounder = Grounder(sources)
+            clauses = None
+            if self.guard and self.settings.decoding == "copy" and hasattr(self.generator, "copy"):
+                clauses = self._clause_choices(question, ranked, sources)
+            # A copied answer has a sentence for each one a quoted answer would show; free text two at most.
+            grounder = Grounder(sources, max(MAX_SENTENCES, len(clauses or ())))
             try:
                 budget = self.settings.first_sentence_budget_s if self.guard else 0.0
 
@@ -185,7 +191,7 @@ class Pipeline:
                     return bool(budget) and not parts and time.perf_counter() - t_gen > budget
 
                 for item in self._generated_sentences(prompt.messages, grounder, raw=not self.guard,
-                                                      give_up=give_up):
+                                                      give_up=give_up, clauses=clauses):
                     if isinstance(item, Claim):
                         # Supported but off the point ("Is it safe?" answered with its history):
                         # the article's most relevant sentence serves the patient better.
@@ -203,11 +209,21 @@ class Pipeline:
                 notice = self.messages.generation_failed
             timings["generate"] = (time.perf_counter() - t_gen) * 1e3
 
+        mode = "generated" if parts else "quoted"
         if not parts:
             chosen = extractive(self._per_part(question, ranked, sources), sources)
-            parts = [self._render(c, sources, citations) for c in chosen]
-        answer = Answer(" ".join(parts), "answered", self._citations(citations, sources), notice=notice)
+            parts = [self._render(c, sources, citations, quoted=True) for c in chosen]
+        answer = Answer(" ".join(parts), "answered", self._citations(citations, sources), notice=notice,
+                        mode=mode if self.guard else None)
         yield from finish(answer)
+
+    def _clause_choices(self, question: str, ranked: list[Scored], sources) -> list[list[str]]:
+        """What each sentence of a copied answer may be: for each sentence a quoted answer would
+        show, the whole sentence or its main clause, whichever the model picks."""
+        shown = extractive(self._per_part(question, ranked, sources), sources)
+        choices = [[c.text for c in clause_candidates([Scored(0.0, s.source, s.span, s.text)], sources,
+                                                      question=question)] for s in shown]
+        return [c for c in choices if c]
 
     def _per_part(self, question: str, ranked: list[Scored], sources) -> list[Scored]:
         """For a message asking two things ("what is X, and how does it work?"), the best sentence
@@ -228,7 +244,8 @@ class Pipeline:
         return leads + [r for r in ranked if all((r.source, r.span) != (b.source, b.span) for b in leads)]
 
     def _generated_sentences(self, messages, grounder: Grounder, raw: bool,
-                             give_up: Callable[[], bool] = lambda: False) -> Iterator[Claim | str]:
+                             give_up: Callable[[], bool] = lambda: False,
+                             clauses: Sequence[Sequence[str]] | None = None) -> Iterator[Claim | str]:
         """Supported claims as soon as each sentence is complete (or raw text for the baseline).
 
         ``give_up`` is asked after every piece: a small CPU model's sentences mostly fail the
@@ -240,7 +257,10 @@ class Pipeline:
         generator = self.generator
 
         def pieces() -> Iterator[str]:  # called in the deadline's worker, so a raising call is caught too
-            yield from generator.stream(messages)
+            if clauses:  # the model picks among the sources' clauses; the decoder copies the one it picks
+                yield from generator.copy(messages, clauses, may_stop=False)
+            else:
+                yield from generator.stream(messages)
 
         stream = within_deadline(pieces(), self.settings.generation_deadline_s, self.settings.generation_timeout_s)
         try:
@@ -272,11 +292,12 @@ class Pipeline:
             yield claim
 
     @staticmethod
-    def _render(claim: Claim, sources, citations: dict[tuple, int]) -> str:
-        """The sentence with its citation number before the closing punctuation."""
+    def _render(claim: Claim, sources, citations: dict[tuple, int], quoted: bool = False) -> str:
+        """The sentence with its citation number before the closing punctuation; a quoted
+        sentence without its list label ("Rapid Onset of Action: "), which stays in the citation."""
         key = (sources[claim.source].doc_id, *claim.span)
         n = citations.setdefault(key, len(citations) + 1)
-        text = claim.text.rstrip()
+        text = (strip_label(claim.text) if quoted else claim.text).rstrip()
         match = re.search(r"[.!?][\"”’']?$", text)
         end = match.group(0) if match else "."
         if match:

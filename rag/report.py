@@ -34,6 +34,8 @@ METRICS: tuple[tuple[str, str, str, str], ...] = (
      "share of citations whose quote is the document text at [start, end)"),
     ("citation_precision", "Citation precision", "share",
      "share of citations on answerable items overlapping the gold evidence"),
+    ("generated_share", "Model-written answers", "share",
+     "share of answered questions whose answer is the model's checked sentences (mode generated), not quotes"),
     ("verbatim_share", "Answers quoted verbatim", "share",
      "share of answered questions whose every sentence is word for word in its cited quote (no model wording)"),
     ("status_accuracy", "Status accuracy", "share", "share of items whose status is the one their category expects"),
@@ -77,6 +79,39 @@ def _sets(runs: Sequence[Run], meta: Mapping) -> list[tuple[str, tuple[list[Row]
     main = str(meta.get("questions") or "questions")
     return [(main, (gated.rows, gated.metrics))] + [(name, (rows, m)) for name, (rows, m)
                                                      in gated.extra.get("sets", {}).items()]
+
+
+def _written(runs: Sequence[Run], meta: Mapping) -> tuple[list[dict], Mapping]:
+    gated = next((r for r in runs if r.name == meta.get("gated")), runs[0])
+    return gated.extra.get("model_sentences", []), gated.metrics.get("model_sentences", {})
+
+
+def _written_md(runs: Sequence[Run], meta: Mapping) -> list[str]:
+    """Every model-written sentence with the quote it cites and how it was read."""
+    rows, counts = _written(runs, meta)
+    if not counts:
+        return []
+    lines = [f"## Model-written sentences ({counts.get('sentences', 0)}: {counts.get('correct', 0)} read as correct, "
+             f"{counts.get('incorrect', 0)} incorrect, {counts.get('unread', 0)} not read yet)", "",
+             "Labels come from `eval/model_sentences.jsonl`; an incorrect one is a bug with a test.", "",
+             "| item | sentence | cited quote | read as |", "| --- | --- | --- | --- |"]
+    for r in rows:
+        quote = " / ".join(_short(q, 160) for q in r["quotes"]) or "(no quote)"
+        label = r.get("label", "not read yet") + (f": {r['note']}" if r.get("note") else "")
+        lines.append(f"| {r['id']} | {_short(r['sentence'], 200).replace('|', '/')} | {quote.replace('|', '/')} "
+                     f"| {label} |")
+    return lines + [""]
+
+
+def _written_html(runs: Sequence[Run], meta: Mapping) -> str:
+    rows, counts = _written(runs, meta)
+    if not counts:
+        return ""
+    head = (f"<h2>Model-written sentences ({counts.get('sentences', 0)}: {counts.get('correct', 0)} read as correct, "
+            f"{counts.get('incorrect', 0)} incorrect, {counts.get('unread', 0)} not read yet)</h2>")
+    return head + _table(["item", "sentence", "cited quote", "read as"], [
+        [_e(r["id"]), _e(r["sentence"]), _e(" / ".join(r["quotes"])),
+         _e(r.get("label", "not read yet") + (f": {r['note']}" if r.get("note") else ""))] for r in rows], 99)
 
 
 def fmt(value: float | None, kind: str) -> str:
@@ -220,6 +255,7 @@ def markdown(runs: Sequence[Run], meta: Mapping, targets: Sequence[Mapping] = ()
         lines += [f"## Wrong refusals and wrong answers: `{name}` ({len(wrong)})", ""]
         lines += [f"- {r.item.id}: “{_short(r.item.question, 200)}”: {why}" for r, why in wrong] or ["None.", ""]
         lines.append("")
+    lines += _written_md(runs, meta)
     for run in runs:
         lines += [f"## Worst answers: `{run.name}`", ""]
         picked = worst(run.rows, n_worst)
@@ -320,6 +356,7 @@ def html_report(runs: Sequence[Run], meta: Mapping, images: Mapping[str, str], t
         parts += [f"<li>{_e(r.item.id)}: “{_e(r.item.question)}”: {_e(why)}</li>"
                   for r, why in wrong] or ["<li>None.</li>"]
         parts.append("</ul>")
+    parts.append(_written_html(runs, meta))
     for run in runs:
         parts.append(f"<h2>Worst answers: {_e(run.name)}</h2>")
         picked = worst(run.rows, n_worst)

@@ -9,7 +9,8 @@ import logging
 
 from .config import Settings
 from .embedding import make_embedder
-from .generation import make_generator
+from .errors import ModelUnavailableError
+from .generation import make_generator, transformers_generator
 from .ingestion import build_index
 from .pipeline import Pipeline
 
@@ -26,5 +27,12 @@ def build_pipeline(settings: Settings, *, warm: bool = False, **pipeline_options
     if warm:
         embedder.embed(["warm up"])
         if generator is not None and hasattr(generator, "load"):
-            generator.load()
+            try:
+                generator.load()
+            except ModelUnavailableError as exc:
+                if not hasattr(generator, "copy"):
+                    raise
+                log.warning("the onnxruntime-genai model could not be used (%s); generating with transformers", exc)
+                generator = transformers_generator(settings)
+                generator.load()
     return Pipeline(settings, store, embedder, generator, **pipeline_options)

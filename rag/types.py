@@ -75,6 +75,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     notice: str | None = None
     reason: str | None = None  # why the articles do not answer it (on not_found)
+    mode: str | None = None  # on answered: "generated" (the model's checked sentences) or "quoted"
 
     def to_dict(self) -> dict:
         data = {
@@ -87,4 +88,6 @@ class Answer:
             data["notice"] = self.notice
         if self.reason:
             data["reason"] = self.reason
+        if self.mode:
+            data["mode"] = self.mode
         return data

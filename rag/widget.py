@@ -14,7 +14,7 @@ import logging
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-from .chat_ui import EXAMPLES, STATUS_LABEL, WEB_DIR
+from .chat_ui import EXAMPLES, MODE_LABEL, STATUS_LABEL, WEB_DIR
 
 log = logging.getLogger("rag.widget")
 DEFAULT_TITLE = "Questions about our articles"
@@ -50,6 +50,7 @@ def panel_defaults(settings, disclaimer: str) -> dict:
         "starters": list(settings.example_questions or EXAMPLES)[:STARTERS],
         "color": DEFAULT_COLOR,
         "statusLabels": STATUS_LABEL,
+        "modeLabels": MODE_LABEL,
     }
 
 

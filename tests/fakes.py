@@ -60,3 +60,22 @@ class ScriptedGenerator:
                 yield word + " "
         finally:
             self.closed += 1
+
+
+class CopyingGenerator(ScriptedGenerator):
+    """A copy decoder that "picks" by a fixed rule: the ``pick``-th clause offered for each
+    sentence (the real one lets the model's logits choose). Records what it was offered."""
+
+    model_id = "test/copying"
+
+    def __init__(self, pick: int = -1, sentences: int = 1):
+        super().__init__()
+        self.pick, self.sentences = pick, sentences
+        self.offered: list[list[list[str]]] = []
+
+    def copy(self, messages: list[dict[str, str]], choices, may_stop: bool = True) -> Iterator[str]:
+        self.prompts.append(messages)
+        self.offered.append([list(c) for c in choices])
+        for n, options in enumerate(list(choices)[: self.sentences]):
+            if options:
+                yield (options[self.pick] if n == 0 else " " + options[self.pick])

@@ -315,6 +315,31 @@ def test_gate_fails_with_the_metrics_that_missed(tmp_path, tiny_set, settings, f
     assert code == 0 and "gate passed" in stdout
 
 
+def test_model_written_sentences_are_listed_with_their_quotes_and_labels(tmp_path):
+    from rag.evaluation import label_counts, load_labels, model_sentences
+
+    def row(mode, answer, quote):
+        it = item(id=f"q-{mode}")
+        result = {"status": "answered", "mode": mode, "answer": answer, "citations": [citation(1, quote)]}
+        return Row(it, result, score_item(it, result, {"d": DOC}))
+
+    rows = [row("generated", "Ketamine acts on the NMDA receptor [1]. It works within hours to days [1].",
+                "Ketamine acts on the NMDA receptor. It works within hours to days."),
+            row("quoted", "Psilocybin is in mushrooms [1].", "Psilocybin is in mushrooms.")]
+    written = model_sentences(rows)
+    assert [w["sentence"] for w in written] == ["Ketamine acts on the NMDA receptor.", "It works within hours to days."]
+    assert written[0]["quotes"] == ["Ketamine acts on the NMDA receptor. It works within hours to days."]
+    labels_file = tmp_path / "labels.jsonl"
+    labels_file.write_text(json.dumps({"sentence": "Ketamine acts on the NMDA receptor.", "label": "correct"}) + "\n")
+    assert label_counts(written, load_labels(labels_file)) == {
+        "sentences": 2, "distinct": 2, "correct": 1, "incorrect": 0, "unread": 1}
+    assert compute_metrics(rows)["generated_share"] == 0.5
+    labels_file.write_text('{"sentence": "x", "label": "maybe"}\n')
+    with pytest.raises(EvaluationError, match="line 1"):
+        load_labels(labels_file)
+    assert load_labels(tmp_path / "none.jsonl") == {}
+
+
 def test_further_question_sets_are_answered_reported_and_gated(tmp_path, tiny_set, settings, fake_build, capsys):
     other = tmp_path / "fresh" / "test.jsonl"
     other.parent.mkdir()

@@ -115,8 +115,13 @@ def test_streaming_releases_checked_sentences(pipeline):
 def test_converted_weights_are_cached(pipeline):
     generator = pipeline.generator
     from rag.generation import converted_weights_dir
+    from rag.onnx_backend import OnnxGenerator
 
-    assert (converted_weights_dir(generator.gguf, generator.cache_dir) / "config.json").exists()
+    if isinstance(generator, OnnxGenerator):  # the default runtime: de-quantized once, then converted once
+        assert (generator._hf_folder() / "config.json").exists()
+        assert (generator.model_dir() / "genai_config.json").exists()
+    else:
+        assert (converted_weights_dir(generator.gguf, generator.cache_dir) / "config.json").exists()
 
 
 def test_cli_prints_one_json_answer_per_question(tmp_path):

@@ -127,6 +127,9 @@
     bubble.textContent = "";
     if (status === "crisis") bubble.setAttribute("role", "alert");
     var label = config.statusLabels && config.statusLabels[status];
+    if (!label && status === "answered" && typeof answer.mode === "string") {
+      label = config.modeLabels && config.modeLabels[answer.mode];  // "In the article's words"
+    }
     if (label) bubble.appendChild(el("p", "msg-label", label));
     var citations = Array.isArray(answer.citations) ? answer.citations : [];
     var byN = {};
@@ -278,7 +281,7 @@
           renderAnswer(bubble, data);
           history.push({ role: "user", content: question }, { role: "assistant", content: String(data.answer || "") });
           toParent({ type: "clinic-assistant:answer", answer: {
-            status: data.status, answer: data.answer, notice: data.notice || null,
+            status: data.status, answer: data.answer, notice: data.notice || null, mode: data.mode || null,
             citations: (data.citations || []).map(function (c) {
               return { n: c.n, title: c.title, quote: c.quote, url: c.url };
             })
