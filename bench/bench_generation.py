@@ -34,24 +34,8 @@ def real_prompts(n: int) -> list[list[dict[str, str]]]:
     return out
 
 
-def time_transformers(generator, prompts) -> tuple[list[float], list[float]]:
-    ttft, rate = [], []
-    _, tokenizer = generator.load()
-    for messages in prompts:
-        t0 = time.perf_counter()
-        pieces = generator.stream(messages)
-        first = next(pieces)
-        t1 = time.perf_counter()
-        text = first + "".join(pieces)
-        t2 = time.perf_counter()
-        tokens = len(tokenizer.encode(text, add_special_tokens=False))
-        ttft.append(t1 - t0)
-        rate.append((tokens - 1) / (t2 - t1) if tokens > 1 and t2 > t1 else float("nan"))
-    return ttft, rate
-
-
-def time_onnx(generator, prompts) -> tuple[list[float], list[float]]:
-    """The onnxruntime-genai backend, free greedy text through the same ``stream`` the app uses."""
+def time_stream(generator, prompts) -> tuple[list[float], list[float]]:
+    """An app backend (transformers or onnxruntime-genai) through the ``stream`` the app uses."""
     ttft, rate = [], []
     for messages in prompts:
         t0 = time.perf_counter()
@@ -106,9 +90,9 @@ def main() -> None:
 
     results = {}
     generator.reuse_prefix = False
-    results["transformers float32, no prefix reuse"] = time_transformers(generator, prompts)
+    results["transformers float32, no prefix reuse"] = time_stream(generator, prompts)
     generator.reuse_prefix = True
-    results["transformers float32 + prefix KV cache (fallback backend)"] = time_transformers(generator, prompts)
+    results["transformers float32 + prefix KV cache (fallback backend)"] = time_stream(generator, prompts)
     from rag.onnx_backend import OnnxGenerator, available
 
     if available():
@@ -116,7 +100,8 @@ def main() -> None:
             onnx = OnnxGenerator("smollm2", settings.cache_dir, settings.max_new_tokens, threads=n)
             next(onnx.stream(prompts[0]))  # load (converting once) and warm up
             label = " (app default)" if n == 1 else ""
-            results[f"onnxruntime-genai int8, {n} thread{'s' if n > 1 else ''}{label}"] = time_onnx(onnx, prompts)
+            name = f"onnxruntime-genai int8, {n} thread{'s' if n > 1 else ''}{label}"
+            results[name] = time_stream(onnx, prompts)
     llama_rows = []
     try:
         for n in sorted({threads, 1}, reverse=True):

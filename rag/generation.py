@@ -112,11 +112,7 @@ class TransformersGenerator:
                 del model.config.quantization_config
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
-            try:
-                os.replace(tmp, target)  # atomic: a half-written cache is never used
-            except OSError:
-                if not (target / "config.json").exists():
-                    raise  # otherwise another app copy converted it meanwhile: use theirs
+            publish_folder(tmp, target, "config.json")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -167,6 +163,16 @@ class TransformersGenerator:
             worker.join(timeout=self.timeout_s)
         if failure:
             raise GenerationError(f"the language model failed: {failure[0]}") from failure[0]
+
+
+def publish_folder(built: Path, target: Path, marker: str) -> None:
+    """Move a freshly built cache folder into place atomically, so a half-written one is never
+    used; if another app copy published it meanwhile (``marker`` present), theirs is kept."""
+    try:
+        os.replace(built, target)
+    except OSError:
+        if not (target / marker).exists():
+            raise
 
 
 def fixed_prefix(tokenizer, messages: list[dict[str, str]]) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import GenerationError, ModelUnavailableError
-from .generation import TransformersGenerator, converted_weights_dir
+from .generation import TransformersGenerator, converted_weights_dir, publish_folder
 
 log = logging.getLogger(__name__)
 PRECISION = "int8"  # int4 was tried too: see the README's generation figures
@@ -96,11 +96,7 @@ class OnnxGenerator:
             if done.returncode != 0 or not (tmp / "out" / "genai_config.json").exists():
                 tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
                 raise ModelUnavailableError(f"converting the model to ONNX failed: {' / '.join(tail)}")
-            try:
-                os.replace(tmp / "out", target)  # atomic: a half-built folder is never used
-            except OSError:
-                if not (target / "genai_config.json").exists():
-                    raise  # otherwise another app copy built it meanwhile: use theirs
+            publish_folder(tmp / "out", target, "genai_config.json")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

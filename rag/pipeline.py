@@ -25,7 +25,7 @@ from .generation import Generator
 from .grounding import MAX_SENTENCES, Claim, Grounder, Scored, extractive, rank_sentences, relevance, split_answer
 from .index_store import IndexStore
 from .prompting import build_prompt
-from .retrieval import Retriever, pointed_item
+from .retrieval import Retriever
 from .safety import CrisisClassifier, Messages, SafetyGate, crisis_rules_fire
 from .types import Answer, Citation
 
@@ -169,7 +169,7 @@ class Pipeline:
         timings["rank_sentences"] = (time.perf_counter() - t_rank) * 1e3
         if self.guard:
             decision = self.answerability.decide(question, ranked, close=retrieval.answerable,
-                                                 pointed=pointed_item(question, history))
+                                                 pointed=retrieval.pointed)
             timings["answerability"] = (time.perf_counter() - t_rank) * 1e3 - timings["rank_sentences"]
             if not decision.answerable:
                 yield from finish(Answer(self.messages.not_found, "not_found", notice=footer or net,

@@ -126,6 +126,7 @@ class Retrieval:
     timings_ms: dict[str, float] = field(default_factory=dict)
     query_vector: np.ndarray | None = None  # reused to rank sentences, so the query is embedded once
     focus: str = ""  # whose words a sentence must say: the question, or the answer item it points to
+    pointed: str | None = None  # the item of the assistant's last answer a follow-up points to
 
 
 class Retriever:
@@ -203,4 +204,4 @@ class Retriever:
         answerable = best_dense >= self.min_dense_score or float(lexical.max()) >= self.min_lexical_score
         return Retrieval(query, hits, best_dense, answerable,
                          {"embed_query": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3}, qvec,
-                         focus=focus)
+                         focus=focus, pointed=pointed)
