@@ -28,9 +28,11 @@ from .classifier import (
 )
 from .gate import SafetyGate, crisis_rules_fire
 
-__all__ = ["TEST_FILE", "detector_figures", "leave_one_category_out"]
+__all__ = ["SECOND_TEST_FILE", "TEST_FILE", "detector_figures", "leave_one_category_out"]
 
 TEST_FILE = Path(__file__).resolve().parents[2] / "eval" / "safety" / "crisis_test.jsonl"
+# A second frozen file by another author, added after the first was looked at: a fresh view.
+SECOND_TEST_FILE = TEST_FILE.with_name("crisis_test2.jsonl")
 
 
 def _rates(hits: np.ndarray, labels: np.ndarray) -> dict:
