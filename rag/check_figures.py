@@ -145,6 +145,9 @@ def html_section(figures: Mapping, table, escape) -> list[str]:
     if c:
         parts.append("<h2>Crisis detection (frozen test file, never tuned on)</h2>")
         parts.append(table(CRISIS_HEAD, [[escape(x) for x in r] for r in _crisis_rows(c)]))
+        if c.get("second_test"):
+            parts.append(f"<p>Second frozen test file ({escape(c['second_test']['file'])}, another author):</p>")
+            parts.append(table(CRISIS_HEAD, [[escape(x) for x in r] for r in _crisis_rows(c["second_test"])]))
         if c.get("leave_one_category_out"):
             parts.append("<p>Leave one category out (classifier trained without a crisis category, scored on it):</p>")
             parts.append(table(["category", "classifier", "with the rules", "n"],
