@@ -198,7 +198,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--checks", choices=("full", "quick", "none"), default="full",
                         help="also measure the crisis detectors and the claim check on their frozen test files: "
                              "full (with leave-one-category-out, about a minute), quick (without it), none")
+    parser.add_argument("--first-sentence-budget", type=float, default=0.0, metavar="SECONDS",
+                        help="seconds the model has to write its first supported sentence before the quotes go out "
+                             "(default 0: none, so the answers and their figures do not depend on how fast or busy "
+                             "the machine is; the product's budget is a latency policy, measured in bench/)")
     args = parser.parse_args(argv)
+    if args.first_sentence_budget < 0:
+        parser.error("--first-sentence-budget must be 0 (none) or more")
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
     args.configs = [c.strip() for c in args.compare.split(",") if c.strip()]
@@ -351,7 +357,7 @@ def _main(args: argparse.Namespace, settings, build: Callable | None) -> int:
     sets = {set_name(p): load_questions(p)[: args.limit] for p in args.also}
     thresholds_path = args.targets or args.gate or ROOT / DEFAULT_THRESHOLDS
     thresholds = load_thresholds(thresholds_path) if (args.gate or args.targets or thresholds_path.is_file()) else {}
-    settings = settings or Settings()
+    settings = (settings or Settings()).with_overrides(first_sentence_budget_s=args.first_sentence_budget)
     earlier = _read_results(args.rescore) if args.rescore else None  # read before results.jsonl is rewritten
     code = "that of the earlier run" if earlier is not None else code_version()  # before a long run
     args.out.mkdir(parents=True, exist_ok=True)
@@ -374,6 +380,7 @@ def _main(args: argparse.Namespace, settings, build: Callable | None) -> int:
     gate = check(gated.metrics, load_thresholds(args.gate).get("gate", {})) if args.gate else []
     meta = {"questions": args.questions.name, "n_items": len(items), "gated": gated.name,
             "source": f"server {args.url}" if args.url else "in-process" + (" (re-scored)" if args.rescore else ""),
+            "first_sentence_budget_s": None if args.url else args.first_sentence_budget,
             "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "code": code,
             "safety_sets": safety_set_figures(ROOT / "tests" / "data" / "safety"), "checks": figures}
     metrics = {"meta": meta, "configs": {r.name: {"description": r.description, **r.metrics} for r in runs},

@@ -219,11 +219,20 @@ def _short(text: str, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _budget_phrase(meta: Mapping) -> str:
+    """How long the model had for its first sentence: answers cut at a time budget depend on the machine."""
+    budget = meta.get("first_sentence_budget_s")
+    if budget is None:
+        return ""
+    return ", no first-sentence budget" if not budget else f", first-sentence budget {budget:g} s"
+
+
 def markdown(runs: Sequence[Run], meta: Mapping, targets: Sequence[Mapping] = (), gate: Sequence[Mapping] = (),
              n_worst: int = 8) -> str:
     lines = ["# Evaluation report", "",
              f"Question set `{meta.get('questions')}` ({meta.get('n_items')} items), "
-             f"{meta.get('source')}, {meta.get('finished')}, code {meta.get('code') or 'unknown'}.", "",
+             f"{meta.get('source')}, {meta.get('finished')}, code {meta.get('code') or 'unknown'}"
+             f"{_budget_phrase(meta)}.", "",
              "## Configurations", ""]
     lines += [f"- `{r.name}`: {r.description}" for r in runs]
     lines += ["", "## Metrics", "", comparison_table(runs)]
@@ -313,7 +322,8 @@ def html_report(runs: Sequence[Run], meta: Mapping, images: Mapping[str, str], t
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Evaluation report</title>"
              f"<style>{_CSS}</style></head><body><h1>Evaluation report</h1>",
              f"<p>Question set <code>{_e(meta.get('questions'))}</code> ({_e(meta.get('n_items'))} items), "
-             f"{_e(meta.get('source'))}, {_e(meta.get('finished'))}, code {_e(meta.get('code') or 'unknown')}.</p>"
+             f"{_e(meta.get('source'))}, {_e(meta.get('finished'))}, code {_e(meta.get('code') or 'unknown')}"
+             f"{_e(_budget_phrase(meta))}.</p>"
              "<h2>Configurations</h2><ul>"]
     parts += [f"<li><code>{_e(r.name)}</code>: {_e(r.description)}</li>" for r in runs]
     parts.append("</ul><h2>Metrics</h2>")

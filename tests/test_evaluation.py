@@ -294,6 +294,29 @@ def test_cli_writes_results_metrics_and_reports(tmp_path, tiny_set, settings, fa
     assert "| metric | `full` | `naive` | `extractive` |" in report and "## Worst answers: `naive`" in report
 
 
+def test_answers_are_evaluated_without_a_time_budget_unless_one_is_asked_for(tmp_path, tiny_set, settings,
+                                                                              fake_build, capsys):
+    """A first-sentence budget in seconds cuts more answers to quotes on a slower or busier
+    machine, so by default the figures must not depend on it; asked for, it reaches the pipeline."""
+    seen = []
+
+    def build(s, warm=False, **options):
+        seen.append(s.first_sentence_budget_s)
+        return fake_build(s, warm, **options)
+
+    assert settings.with_overrides(generator="scripted").first_sentence_budget_s > 0  # the product's default
+    code, _, _ = run_cli(["--questions", tiny_set, "--out", tmp_path / "a"], settings, build, capsys)
+    assert code == 0 and seen == [0.0]
+    assert "no first-sentence budget" in (tmp_path / "a" / "report.md").read_text()
+    code, _, _ = run_cli(["--questions", tiny_set, "--out", tmp_path / "b", "--first-sentence-budget", "1.5"],
+                         settings, build, capsys)
+    assert code == 0 and seen == [0.0, 1.5]
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["meta"]["first_sentence_budget_s"] == 1.5
+    with pytest.raises(SystemExit):
+        run_cli(["--questions", tiny_set, "--out", tmp_path / "c", "--first-sentence-budget", "-1"],
+                settings, build, capsys)
+
+
 def test_gate_fails_with_the_metrics_that_missed(tmp_path, tiny_set, settings, fake_build, capsys):
     thresholds = tmp_path / "thresholds.json"
     thresholds.write_text(json.dumps({
