@@ -20,14 +20,13 @@ def check_figures(embedder=None, cache_dir=None, leave_one_out: bool = True) -> 
     out: dict = {"claims": benchmark()}
     if embedder is not None:
         from .safety import CrisisClassifier, SafetyGate, crisis_rules_fire
-        from .safety.measure import SECOND_TEST_FILE, detector_figures, leave_one_category_out
+        from .safety.measure import LATER_TEST_FILES, detector_figures, leave_one_category_out
         from .safety.messages import default_messages
 
         clf = CrisisClassifier.fit(embedder, cache_dir=cache_dir, rules=crisis_rules_fire)
         gate = SafetyGate(default_messages(), clf)
         figures = detector_figures(gate)
-        if SECOND_TEST_FILE.exists():
-            figures["second_test"] = detector_figures(gate, SECOND_TEST_FILE)
+        figures["later_tests"] = [detector_figures(gate, f) for f in LATER_TEST_FILES if f.exists()]
         if leave_one_out:
             figures["leave_one_category_out"] = leave_one_category_out(clf, cache_dir=cache_dir)
         out["crisis"] = figures
@@ -53,11 +52,11 @@ def flat_figures(figures: Mapping) -> dict[str, float]:
                      "crisis_test_rules_recall": crisis["rules"]["recall"],
                      "crisis_test_classifier_recall": crisis["classifier"]["recall"]
                      if crisis.get("classifier") else None})
-        second = crisis.get("second_test")
-        if second:
-            flat.update({"crisis_test2_recall": second["gate"]["recall"],
-                         "crisis_test2_false_crisis": second["gate"]["false_crisis"],
-                         "crisis_test2_lines_shown": second["crisis_lines_shown"]["recall"]})
+        for later in crisis.get("later_tests", ()):  # crisis_test2.jsonl ▶ crisis_test2_recall ...
+            name = later["file"].removesuffix(".jsonl")
+            flat.update({f"{name}_recall": later["gate"]["recall"],
+                         f"{name}_false_crisis": later["gate"]["false_crisis"],
+                         f"{name}_lines_shown": later["crisis_lines_shown"]["recall"]})
     return {k: v for k, v in flat.items() if v is not None}
 
 
@@ -119,9 +118,9 @@ def markdown_section(figures: Mapping) -> list[str]:
     if c:
         out += ["## Crisis detection (frozen test file, never tuned on)", ""]
         table(CRISIS_HEAD, _crisis_rows(c))
-        if c.get("second_test"):
-            out += [f"Second frozen test file ({c['second_test']['file']}, another author):", ""]
-            table(CRISIS_HEAD, _crisis_rows(c["second_test"]))
+        for later in c.get("later_tests", ()):
+            out += [f"Later frozen test file ({later['file']}, another author):", ""]
+            table(CRISIS_HEAD, _crisis_rows(later))
         if c.get("leave_one_category_out"):
             out += ["Leave one category out (classifier trained without a crisis category, scored on it):", ""]
             table(["category", "classifier", "with the rules", "n"],
@@ -145,9 +144,9 @@ def html_section(figures: Mapping, table, escape) -> list[str]:
     if c:
         parts.append("<h2>Crisis detection (frozen test file, never tuned on)</h2>")
         parts.append(table(CRISIS_HEAD, [[escape(x) for x in r] for r in _crisis_rows(c)]))
-        if c.get("second_test"):
-            parts.append(f"<p>Second frozen test file ({escape(c['second_test']['file'])}, another author):</p>")
-            parts.append(table(CRISIS_HEAD, [[escape(x) for x in r] for r in _crisis_rows(c["second_test"])]))
+        for later in c.get("later_tests", ()):
+            parts.append(f"<p>Later frozen test file ({escape(later['file'])}, another author):</p>")
+            parts.append(table(CRISIS_HEAD, [[escape(x) for x in r] for r in _crisis_rows(later)]))
         if c.get("leave_one_category_out"):
             parts.append("<p>Leave one category out (classifier trained without a crisis category, scored on it):</p>")
             parts.append(table(["category", "classifier", "with the rules", "n"],

@@ -15,7 +15,7 @@ import pytest
 from rag.safety import CrisisClassifier, SafetyGate, crisis_rules_fire
 from rag.safety.classifier import DATA_FILE, choose_threshold, load_examples
 from rag.safety.languages import foreign_crisis, identify
-from rag.safety.measure import TEST_FILE
+from rag.safety.measure import LATER_TEST_FILES, TEST_FILE
 from rag.safety.messages import default_messages
 from rag.safety.rules import rules
 
@@ -34,10 +34,29 @@ def test_training_file_is_organised_by_risk_with_as_many_hard_negatives():
         assert needed in crisis_cats, needed
 
 
-def test_the_frozen_test_file_shares_no_message_with_the_training_file():
+@pytest.mark.parametrize("test_file", [TEST_FILE, *LATER_TEST_FILES], ids=lambda p: p.name)
+def test_each_frozen_test_file_shares_no_message_with_the_training_file(test_file):
     train = {t.casefold().strip() for t in load_examples(DATA_FILE)[0]}
-    test = [t.casefold().strip() for t in load_examples(TEST_FILE)[0]]
-    assert len(test) >= 300 and not [t for t in test if t in train]
+    texts, labels, _ = load_examples(test_file)
+    test = [t.casefold().strip() for t in texts]
+    assert len(test) >= 300 and labels.sum() >= 150 and (~labels).sum() >= 150
+    assert not [t for t in test if t in train]
+
+
+def test_each_later_test_file_gets_its_own_gate_figures():
+    from rag.check_figures import flat_figures, markdown_section
+
+    def figures(name, caught):
+        rates = {"recall": caught / 10, "false_crisis": 0.1, "caught": caught, "crisis": 10, "false": 1, "safe": 10}
+        return {"file": name, "rules": rates, "classifier": rates, "gate": rates, "crisis_lines_shown": rates}
+
+    crisis = {**figures("crisis_test.jsonl", 9),
+              "later_tests": [figures("crisis_test2.jsonl", 8), figures("crisis_test3.jsonl", 7)]}
+    flat = flat_figures({"crisis": crisis})
+    assert (flat["crisis_test_recall"], flat["crisis_test2_recall"], flat["crisis_test3_recall"]) == (0.9, 0.8, 0.7)
+    assert flat["crisis_test3_lines_shown"] == 0.7 and flat["crisis_test3_false_crisis"] == 0.1
+    report = "\n".join(markdown_section({"crisis": crisis}))
+    assert "crisis_test3.jsonl" in report and "70.0% (7/10)" in report
 
 
 def test_a_malformed_training_line_is_named(tmp_path):
@@ -96,6 +115,35 @@ def test_threshold_catches_what_the_rules_miss_within_the_false_crisis_budget():
     assert choose_threshold(scores, labels, 0.2, ruled) == pytest.approx(0.8)
     # with no false-crisis budget left the threshold rises above every safe score
     assert choose_threshold(scores, labels, 0.0) > 0.7
+
+
+class _FixedScore:
+    """A classifier stand-in with a fixed score, to test how the gate combines the detectors."""
+
+    threshold, watch = 0.8, 0.4
+
+    def __init__(self, score: float | None):
+        self.value = score
+
+    def score(self, message: str) -> float:
+        if self.value is None:
+            raise RuntimeError("model failed")
+        return self.value
+
+
+FALLBACK_ONLY = "lol I am dead, that cat video got me"  # "I" and a death word: only the broad net matches
+
+
+def test_the_broad_net_alone_needs_the_classifiers_risk_signal_for_the_crisis_reply():
+    assert crisis_rules_fire(FALLBACK_ONLY, fallback=True) and not crisis_rules_fire(FALLBACK_ONLY)
+    calm = SafetyGate(default_messages(), _FixedScore(0.1)).assess(FALLBACK_ONLY)
+    assert calm.action != "crisis" and calm.risk and LINES in (calm.footer or "")  # the lines, not the script
+    for score in (0.5, None):  # a risk signal, or no classifier to ask: the net decides alone
+        verdict = SafetyGate(default_messages(), _FixedScore(score)).assess(FALLBACK_ONLY)
+        assert verdict.action == "crisis" and verdict.detected_by == "rules", score
+    assert SafetyGate(default_messages()).assess(FALLBACK_ONLY).action == "crisis"
+    # The crisis table itself still wins over a calm classifier.
+    assert SafetyGate(default_messages(), _FixedScore(0.0)).assess("I want to die").action == "crisis"
 
 
 # --- the learned detector, on the packaged MiniLM ---------------------------------------------
@@ -161,8 +209,8 @@ def test_frozen_test_figures_hold(real_gate):
     from rag.safety.measure import detector_figures
 
     figures = detector_figures(real_gate)
-    assert figures["gate"]["recall"] >= 0.86 and figures["gate"]["false_crisis"] <= 0.05
-    assert figures["crisis_lines_shown"]["recall"] >= 0.96
+    assert figures["gate"]["recall"] >= 0.93 and figures["gate"]["false_crisis"] <= 0.05
+    assert figures["crisis_lines_shown"]["recall"] >= 0.98
     assert figures["gate"]["recall"] > figures["rules"]["recall"]  # the classifier adds what rules miss
 
 

@@ -4,8 +4,9 @@ Order is fixed, because crisis always wins: a person at risk who also asks about
 writes in Spanish, or types "ignore your rules" must get the crisis reply. Crisis is decided
 first by two independent detectors, the rules (``rules.toml``, read on several disguised
 readings of the message) and the learned classifier (``classifier.py``); either one firing is
-enough. Then: crisis wording in another language; a message not in English (a reply saying
-the assistant answers in English, with the crisis lines); controlled substances; injection;
+enough, except the rules' broad fallback, which needs the classifier's risk signal too.
+Then: crisis wording in another language; a message not in English (a reply saying the
+assistant answers in English, with the crisis lines); controlled substances; injection;
 personal medical advice; off-topic; allow.
 
 The safety net: any reply that is not an answer (a decline, or "not covered" later in the
@@ -75,8 +76,15 @@ class SafetyGate:
         score = self._score(message)
         if score is not None and score >= self.classifier.threshold:
             return Verdict("crisis", "crisis", msgs.crisis_reply, risk=True, detected_by="classifier")
-
         watched = score is not None and score >= self.classifier.watch
+        # The broad net ("I" and a death word in one clause) also matches "I'm dead 💀 that meme"
+        # and "I attempted suicide when I was 19, doing well now": it is a crisis when the
+        # classifier sees a risk signal too, or cannot be asked; otherwise the reply carries the lines.
+        netted = any(r.crisis_fallback(v) for v in readings)
+        if netted and (score is None or watched):
+            return Verdict("crisis", "crisis", msgs.crisis_reply, risk=True, detected_by="rules")
+
+        watched = watched or netted
         risk = watched or bool(r.risk.search(text))
         net = msgs.crisis_footer if risk else None
         if not languages.identify(message).english:
@@ -109,20 +117,23 @@ class SafetyGate:
 
 
 def crisis_by_rules(message: str, readings: Sequence[str]) -> bool:
-    """The crisis table (or its fallback) on every reading; also, for the crisis check only,
-    where a miss costs most: "kill. my. self." read without clause breaks and "d13" as leetspeak."""
+    """The crisis table on every reading; also, for the crisis check only, where a miss costs
+    most: "kill. my. self." read without clause breaks and "d13" as leetspeak. (The table's
+    broad fallback needs the classifier's risk signal as well: see ``SafetyGate.assess``.)"""
     r = rules()
-    if any(r.crisis.search(v) or r.crisis_fallback(v) for v in readings):
+    if any(r.crisis.search(v) for v in readings):
         return True
     loose = joined(message, aggressive=True)
     return any(r.crisis.search(v) for v in {loose, loose.replace(" . ", " ")} - set(readings[:2]))
 
 
-def crisis_rules_fire(message: str) -> bool:
-    """Do the rules alone (any language) call this a crisis? The classifier's threshold is
-    chosen with this, so the two share one false-crisis budget."""
+def crisis_rules_fire(message: str, fallback: bool = False) -> bool:
+    """Do the rules that decide alone (any language) call this a crisis? The classifier's
+    threshold is chosen with this, so the two share one false-crisis budget. ``fallback``
+    adds the broad net, as the gate uses it when no classifier can be asked."""
     readings = (normalise(message), joined(message), *[normalise(t) for t in decoded(message)])
-    return crisis_by_rules(message, readings) or languages.foreign_crisis(message)
+    return (crisis_by_rules(message, readings) or languages.foreign_crisis(message)
+            or (fallback and any(rules().crisis_fallback(v) for v in readings)))
 
 
 def assess(message: str, history: Sequence[Mapping[str, str]] = (), messages: Messages | None = None,

@@ -28,11 +28,12 @@ from .classifier import (
 )
 from .gate import SafetyGate, crisis_rules_fire
 
-__all__ = ["SECOND_TEST_FILE", "TEST_FILE", "detector_figures", "leave_one_category_out"]
+__all__ = ["LATER_TEST_FILES", "TEST_FILE", "detector_figures", "leave_one_category_out"]
 
 TEST_FILE = Path(__file__).resolve().parents[2] / "eval" / "safety" / "crisis_test.jsonl"
-# A second frozen file by another author, added after the first was looked at: a fresh view.
-SECOND_TEST_FILE = TEST_FILE.with_name("crisis_test2.jsonl")
+# Later frozen files, each by an author who saw neither the detector nor its data, added once
+# the one before had been read (and so had started to guide changes): each is a fresh view.
+LATER_TEST_FILES = (TEST_FILE.with_name("crisis_test2.jsonl"), TEST_FILE.with_name("crisis_test3.jsonl"))
 
 
 def _rates(hits: np.ndarray, labels: np.ndarray) -> dict:
@@ -46,7 +47,7 @@ def detector_figures(gate: SafetyGate, test_file: Path = TEST_FILE) -> dict:
     """Rules, classifier and the whole gate on the frozen test file, by category, plus misses."""
     texts, labels, cats = load_examples(test_file)
     clf = gate.classifier
-    rules_hits = np.array([crisis_rules_fire(t) for t in texts])
+    rules_hits = np.array([crisis_rules_fire(t, fallback=True) for t in texts])  # as with no classifier
     scores = np.array([clf.score(t) for t in texts]) if clf else np.zeros(len(texts))
     clf_hits = scores >= clf.threshold if clf else np.zeros(len(texts), dtype=bool)
     verdicts = [gate.assess(t) for t in texts]
