@@ -53,6 +53,26 @@ def test_false_claims_made_of_the_source_words_are_rejected(claim, source):
     assert not result.supported and result.reason
 
 
+TWO = "Ketamine is compared with psilocybin in several trials. It may cause dissociation for a short time."
+LATER = "Sleeping tablets may help for a short period, but they are generally not advised for more than four weeks."
+WHILE = "While ketamine acts within hours, its effects may fade within weeks."
+IF = "If ketamine is given every day, it may cause bladder problems."
+
+
+@pytest.mark.parametrize("claim,source,supported", [
+    ("Ketamine may cause dissociation for a short time.", TWO, True),     # "It" is the last sentence's subject
+    ("Psilocybin may cause dissociation for a short time.", TWO, False),  # not the subject: no antecedent
+    ("Sleeping tablets are generally not advised for more than four weeks.", LATER, True),  # "they", own subject
+    ("Sleeping tablets are not advised for more than four weeks.", LATER, False),  # the hedge still counts
+    ("Ketamine acts within hours.", WHILE, True),           # a concession is asserted
+    ("Ketamine's effects fade within weeks.", WHILE, False),  # its hedge is not
+    ("Ketamine is given every day.", IF, False),             # a condition is not asserted
+])
+def test_pronouns_read_as_the_subject_and_concessions_as_asserted(claim, source, supported):
+    result = verify(claim, source)
+    assert result.supported is supported, result.reason
+
+
 def test_a_claim_too_short_to_check_is_rejected():
     assert verify("Ketamine works.", "Ketamine works.").reason == "too short to be a claim"
 

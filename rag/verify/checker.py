@@ -30,6 +30,9 @@ from .tokens import Segment, Token, segments, strip_list_number, tokenize
 __all__ = ["Check", "verify"]
 
 MIN_CONTENT_WORDS = 3  # "Ketamine works." is too little to check against anything
+PRONOUNS = frozenset({"it", "they", "them"})
+MODALS = frozenset({"may", "might", "can", "could", "would", "should", "must", "will"})
+MAX_SUBJECT_WORDS = 4
 
 
 @dataclass(frozen=True)
@@ -51,14 +54,67 @@ def verify(claim: str, source: str) -> Check:
         return Check(False, "too short to be a claim")
     best: Check | None = None
     best_rank = -1.0
+    claim_keys = {t.key for t in c_tokens}
+    previous_subject: list[Token] = []
     for start, end in split_sentences(source):
         text, shift = strip_list_number(source[start:end])
-        result = _against_sentence(c_tokens, text)
-        if result is None:
-            return Check(True, "supported", (start, end))
-        if best is None or result[1] > best_rank:
-            best, best_rank = Check(False, result[0]), result[1]
+        for variant in (text, *_resolved(text, previous_subject, claim_keys)):
+            result = _against_sentence(c_tokens, variant)
+            if result is None:
+                return Check(True, "supported", (start, end))
+            if best is None or result[1] > best_rank:
+                best, best_rank = Check(False, result[0]), result[1]
+        previous_subject = _subject(text)
     return best or Check(False, "the source is empty")
+
+
+# ------------------------------------------------------------------------------------------
+# "It" and "they" read as what they stand for
+
+
+def _subject(sentence: str) -> list[Token]:
+    """The plain noun phrase a sentence opens with, before its first auxiliary or modal
+    ("Lithium has been used ..." -> "Lithium"; "Sleeping tablets may ..." -> "Sleeping
+    tablets"), after a list label; empty when the sentence does not open that way."""
+    words = lexicon()
+    tokens = tokenize(sentence)
+    label = _label_words(tokens)
+    head: list[Token] = []
+    for tok in tokens[label:label + MAX_SUBJECT_WORDS + 1]:
+        if tok.text in words.auxiliary or tok.text in MODALS:
+            return head if any(t.text not in words.function for t in head) else []
+        if tok.punct or tok.number or tok.text in words.clause_start or tok.text in PRONOUNS or tok.text in (
+                "and", "or", "but"):
+            return []
+        head.append(tok)
+    return []
+
+
+def _label_words(tokens: list[Token]) -> int:
+    from .tokens import segments
+
+    segs = segments(tokens)
+    return segs[0].end if segs and segs[0].boundary == "label" else 0
+
+
+def _resolved(sentence: str, previous_subject: list[Token], claim_keys: set[str]) -> list[str]:
+    """The sentence with one "it", "they" or "them" replaced by its likely antecedent: the
+    subject this sentence opens with (for a pronoun in a later clause) or the previous
+    sentence's subject. Only where the claim names that antecedent, so "It may also be used
+    for catatonia" after "ECT is ..." supports "ECT may also be used for catatonia"; the
+    claim must still align with the rest of the sentence like any other."""
+    own = _subject(sentence)
+    out = []
+    for tok in tokenize(sentence):
+        if tok.text not in PRONOUNS:
+            continue
+        before = own if own and own[-1].end <= tok.start else []
+        for antecedent in (before, previous_subject):
+            if antecedent and all(t.key in claim_keys for t in antecedent if t.text not in lexicon().function):
+                name = " ".join(t.text for t in antecedent)
+                out.append(sentence[:tok.start] + name + sentence[tok.end:])
+                break
+    return out
 
 
 # ------------------------------------------------------------------------------------------
@@ -261,6 +317,10 @@ def _check_prefix(src, segs, seg_of, first: int, aligned: list[int]) -> str | No
         cut = []
     if cut and segs[n].starter in words.condition:
         return f"drops the condition '{segs[n].starter}'"
+    if cut and cut[0].text in words.concessive:
+        # "While X remain ..., there is growing interest ..." -> "X remain ...": a concession
+        # is asserted as much as the clause it leads to.
+        cut = cut[1:]
     if (w := _protected(cut)) is not None:
         return f"drops '{w}'"
     if _subject_conjunct(cut):

@@ -27,6 +27,7 @@ class Lexicon:
     clause_start: frozenset[str]
     clause_start_after_comma: frozenset[str]
     asserting_connective: frozenset[str]
+    concessive: frozenset[str]
     scope: frozenset[str]
     evidence: frozenset[str]
     about_the_text: frozenset[str]
@@ -49,7 +50,8 @@ def lexicon() -> Lexicon:
         strengthening=frozenset(w["strengthening"]), condition=frozenset(w["condition"]),
         emphasis=frozenset(w["emphasis"]), clause_start=frozenset(w["clause_start"]),
         clause_start_after_comma=frozenset(w["clause_start_after_comma"]),
-        asserting_connective=frozenset(w["asserting_connective"]), scope=frozenset(w["scope"]),
+        asserting_connective=frozenset(w["asserting_connective"]), concessive=frozenset(w["concessive"]),
+        scope=frozenset(w["scope"]),
         evidence=frozenset(w["evidence"]),
         about_the_text=frozenset(w["about_the_text"]),
         lead_ins=tuple(re.compile(p, re.IGNORECASE) for p in data["lead_ins"]["patterns"]),
