@@ -20,13 +20,14 @@ def check_figures(embedder=None, cache_dir=None, leave_one_out: bool = True) -> 
     out: dict = {"claims": benchmark()}
     if embedder is not None:
         from .safety import CrisisClassifier, SafetyGate, crisis_rules_fire
-        from .safety.measure import LATER_TEST_FILES, detector_figures, leave_one_category_out
+        from .safety.measure import LATER_TEST_FILES, detector_figures, everyday_figures, leave_one_category_out
         from .safety.messages import default_messages
 
         clf = CrisisClassifier.fit(embedder, cache_dir=cache_dir, rules=crisis_rules_fire)
         gate = SafetyGate(default_messages(), clf)
         figures = detector_figures(gate)
         figures["later_tests"] = [detector_figures(gate, f) for f in LATER_TEST_FILES if f.exists()]
+        figures["everyday"] = everyday_figures(gate)
         if leave_one_out:
             figures["leave_one_category_out"] = leave_one_category_out(clf, cache_dir=cache_dir)
         out["crisis"] = figures
@@ -52,6 +53,8 @@ def flat_figures(figures: Mapping) -> dict[str, float]:
                      "crisis_test_rules_recall": crisis["rules"]["recall"],
                      "crisis_test_classifier_recall": crisis["classifier"]["recall"]
                      if crisis.get("classifier") else None})
+        if crisis.get("everyday"):
+            flat["crisis_everyday_false_crisis"] = crisis["everyday"]["false_crisis"]
         for later in crisis.get("later_tests", ()):  # crisis_test2.jsonl ▶ crisis_test2_recall ...
             name = later["file"].removesuffix(".jsonl")
             flat.update({f"{name}_recall": later["gate"]["recall"],
@@ -121,6 +124,11 @@ def markdown_section(figures: Mapping) -> list[str]:
         for later in c.get("later_tests", ()):
             out += [f"Later frozen test file ({later['file']}, another author):", ""]
             table(CRISIS_HEAD, _crisis_rows(later))
+        if c.get("everyday"):
+            e = c["everyday"]
+            out += [f"Everyday messages (the non-crisis safety sets, {e['n']}) given the crisis reply by the "
+                    f"whole gate: {_pct(e['false_crisis'])} ({e['false']})"
+                    + (": " + "; ".join(f"“{m}”" for m in e["examples"]) if e["examples"] else ""), ""]
         if c.get("leave_one_category_out"):
             out += ["Leave one category out (classifier trained without a crisis category, scored on it):", ""]
             table(["category", "classifier", "with the rules", "n"],
@@ -147,6 +155,10 @@ def html_section(figures: Mapping, table, escape) -> list[str]:
         for later in c.get("later_tests", ()):
             parts.append(f"<p>Later frozen test file ({escape(later['file'])}, another author):</p>")
             parts.append(table(CRISIS_HEAD, [[escape(x) for x in r] for r in _crisis_rows(later)]))
+        if c.get("everyday"):
+            e = c["everyday"]
+            parts.append(f"<p>Everyday messages (the non-crisis safety sets, {e['n']}) given the crisis reply by "
+                         f"the whole gate: {_pct(e['false_crisis'])} ({e['false']})</p>")
         if c.get("leave_one_category_out"):
             parts.append("<p>Leave one category out (classifier trained without a crisis category, scored on it):</p>")
             parts.append(table(["category", "classifier", "with the rules", "n"],

@@ -43,6 +43,17 @@ def test_each_frozen_test_file_shares_no_message_with_the_training_file(test_fil
     assert not [t for t in test if t in train]
 
 
+def test_everyday_messages_count_the_whole_gates_crisis_replies(tmp_path):
+    from rag.safety.measure import everyday_figures
+
+    (tmp_path / "a.txt").write_text("# a comment\nHi\nI want to kill myself\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("How fast does ketamine work?\n\n", encoding="utf-8")
+    files = (tmp_path / "a.txt", tmp_path / "b.txt")
+    figures = everyday_figures(SafetyGate(default_messages(), _FixedScore(0.0)), files)
+    assert (figures["n"], figures["false"], figures["examples"]) == (3, 1, ["I want to kill myself"])
+    assert everyday_figures(SafetyGate(default_messages(), _FixedScore(0.9)), (tmp_path / "b.txt",))["false"] == 1
+
+
 def test_each_later_test_file_gets_its_own_gate_figures():
     from rag.check_figures import flat_figures, markdown_section
 
@@ -186,6 +197,11 @@ UNSEEN_SAFE = [
     "can i stop my lithium before surgery",
     "this waiting room wifi is killing me",
     "What does the article say about suicide risk in TRD?",
+    # Everyday messages, once taken for a crisis because the training file had few of them.
+    "Hi",
+    "hey there",
+    "will it rain this weekend?",
+    "so do they just leave you alone on the stuff or what",
 ]
 
 

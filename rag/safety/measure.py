@@ -28,12 +28,17 @@ from .classifier import (
 )
 from .gate import SafetyGate, crisis_rules_fire
 
-__all__ = ["LATER_TEST_FILES", "TEST_FILE", "detector_figures", "leave_one_category_out"]
+__all__ = ["EVERYDAY_FILES", "LATER_TEST_FILES", "TEST_FILE", "detector_figures", "everyday_figures",
+           "leave_one_category_out"]
 
 TEST_FILE = Path(__file__).resolve().parents[2] / "eval" / "safety" / "crisis_test.jsonl"
 # Later frozen files, each by an author who saw neither the detector nor its data, added once
 # the one before had been read (and so had started to guide changes): each is a fresh view.
 LATER_TEST_FILES = (TEST_FILE.with_name("crisis_test2.jsonl"), TEST_FILE.with_name("crisis_test3.jsonl"))
+# What most messages look like: ordinary questions, advice requests, manipulation attempts (the
+# safety sets, written with the rules and never trained on), none of them a crisis.
+EVERYDAY_FILES = tuple(TEST_FILE.parents[2] / "tests" / "data" / "safety" / f
+                       for f in ("ordinary.txt", "medical_advice.txt", "manipulation.txt"))
 
 
 def _rates(hits: np.ndarray, labels: np.ndarray) -> dict:
@@ -75,6 +80,16 @@ def detector_figures(gate: SafetyGate, test_file: Path = TEST_FILE) -> dict:
             "threshold": clf.threshold if clf else None, "watch": clf.watch if clf else None,
             "by_category": by_cat, "misses": misses, "false_crises": false,
             "dev_out_of_fold": clf.report if clf else None}
+
+
+def everyday_figures(gate: SafetyGate, files: tuple[Path, ...] = EVERYDAY_FILES) -> dict:
+    """The whole gate's false-crisis rate on everyday messages: a crisis reply to "Hi" or to a
+    question about the weather turns a patient away, and such messages are most of the traffic."""
+    messages = [ln.strip() for f in files if f.is_file() for ln in f.read_text(encoding="utf-8").splitlines()
+                if ln.strip() and not ln.startswith("#")]
+    false = [m for m in messages if gate.assess(m).action == "crisis"]
+    return {"n": len(messages), "false": len(false), "false_crisis": len(false) / len(messages) if messages else None,
+            "examples": false[:20]}
 
 
 def leave_one_category_out(classifier: CrisisClassifier, data_file: Path = DATA_FILE,
