@@ -71,17 +71,10 @@ eval: index
 eval-gate: index
 	$(BIN)/python -m rag.evaluate --questions eval/questions.jsonl $(FRESH) --out eval/out-gate --gate eval/thresholds.json
 
-# Optional: llama.cpp, for the tests against a real inference server (its OpenAI-compatible
-# server) and the generation benchmark's baseline. It compiles llama.cpp (about 15 min on 2 cores)
-# for any x86-64 CPU with AVX2: a default build targets the build machine's CPU and can die with
-# "Illegal instruction" elsewhere.
-.PHONY: llama-cpp test-llamacpp
-llama-cpp: $(STAMP)
-	$(BIN)/python -c "import llama_cpp.server" 2>/dev/null || \
-	  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
-	  $(BIN)/python -m pip install "llama-cpp-python[server]==0.3.36"
-
-test-llamacpp: llama-cpp
+# The tests against a real inference server alone: llama.cpp's own OpenAI-compatible server,
+# from the prebuilt xllamacpp wheel, serving the packaged GGUF (`make test` runs them too).
+.PHONY: test-llamacpp
+test-llamacpp: $(STAMP)
 	$(BIN)/python -m pytest -m llamacpp tests/test_llamacpp_server.py
 
 clean:

@@ -45,12 +45,12 @@ def machine() -> str:
     try:
         from importlib.metadata import version
 
-        llama = version("llama-cpp-python")
+        llama = version("xllamacpp")
     except Exception:
         llama = "not installed"
     return (f"Machine: {cpu}, {os.cpu_count()} cores, {mem_kb / 2**20:.0f} GB RAM; Python "
             f"{platform.python_version()}, torch {torch.__version__}, transformers {transformers.__version__}, "
-            f"faiss {faiss.__version__}, llama-cpp-python {llama}. Load average at the start "
+            f"faiss {faiss.__version__}, xllamacpp (llama.cpp) {llama}. Load average at the start "
             f"(1, 5, 15 min): {load}. Run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.")
 
 

@@ -3,7 +3,8 @@
 Same prompts (built by the app's prompt builder from retrieved sources of real questions),
 same thread count (llama.cpp also on one thread), greedy decoding, in one run. Time to first
 token is measured to the first text piece each backend streams; decode speed is the tokens
-after the first over the time after the first. llama.cpp (`llama-cpp-python`) is optional: `make llama-cpp` installs it.
+after the first over the time after the first. llama.cpp runs in process from the prebuilt
+`xllamacpp` wheel (requirements-dev.txt).
 
     python -m bench.bench_generation [--prompts 5]
 """
@@ -51,22 +52,37 @@ def time_stream(generator, prompts) -> tuple[list[float], list[float]]:
 
 
 def time_llama_cpp(gguf, prompt_texts, threads: int, max_tokens: int) -> tuple[list[float], list[float]]:
-    from llama_cpp import Llama
+    """llama.cpp in process (the ``xllamacpp`` wheel, its server's own completion handler):
+    the same GGUF and prompt texts, greedy, no prompt cache reused between prompts."""
+    import xllamacpp
 
-    llm = Llama(model_path=str(gguf), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
-    llm.create_completion(prompt_texts[0], max_tokens=4, temperature=0.0)  # warm up
+    params = xllamacpp.CommonParams()
+    params.model.path = str(gguf)
+    params.n_ctx = 2048
+    params.n_parallel = 1
+    params.warmup = False
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
+    server = xllamacpp.Server(params)
+    request = {"temperature": 0.0, "top_k": 1, "cache_prompt": False}
+    server.handle_completions({**request, "prompt": prompt_texts[0], "max_tokens": 4})  # warm up
     ttft, rate = [], []
     for text in prompt_texts:
-        llm.reset()  # no KV reuse between prompts beyond what the transformers side gets
+        seen: list[float] = []
+
+        def chunk(piece, seen=seen):
+            choices = piece.get("choices") if isinstance(piece, dict) else None
+            if choices and choices[0].get("text"):  # OpenAI completion chunks, one token each
+                seen.append(time.perf_counter())
+
         t0 = time.perf_counter()
-        stream = llm.create_completion(text, max_tokens=max_tokens, temperature=0.0, top_k=1, stream=True)
-        first = next(stream)
-        t1 = time.perf_counter()
-        tokens = 1 + sum(1 for _ in stream)
+        server.handle_completions({**request, "prompt": text, "max_tokens": max_tokens, "stream": True}, chunk)
         t2 = time.perf_counter()
-        del first
-        ttft.append(t1 - t0)
-        rate.append((tokens - 1) / (t2 - t1) if tokens > 1 and t2 > t1 else float("nan"))
+        if not seen:
+            continue
+        ttft.append(seen[0] - t0)
+        rate.append((len(seen) - 1) / (t2 - seen[0]) if len(seen) > 1 and t2 > seen[0] else float("nan"))
+    del server
     return ttft, rate
 
 
@@ -112,8 +128,7 @@ def main() -> None:
             llama_rows.append(name)
         llama_note = ""
     except ImportError:
-        llama_note = ("\nllama.cpp: **not installed**, no comparison in this run "
-                      "(`make llama-cpp` builds it, about 15 minutes on 2 cores).")
+        llama_note = "\nllama.cpp: **not installed** (xllamacpp, requirements-dev.txt), no comparison in this run."
 
     default = next((k for k in results if k.endswith("(app default)")),
                    "transformers float32 + prefix KV cache (fallback backend)")

@@ -1,8 +1,6 @@
-"""The OpenAI-compatible backend against a real inference server: llama.cpp's Python server
-(``python -m llama_cpp.server``) serving the packaged SmolLM2 GGUF on loopback.
-
-Opt-in: llama-cpp-python compiles llama.cpp (``make llama-cpp``, about 15 minutes on two
-cores), so these tests skip when it is not installed. ``make test-llamacpp`` runs them.
+"""The OpenAI-compatible backend against a real inference server: llama.cpp's own server,
+embedded in the prebuilt ``xllamacpp`` wheel (``tests/llamacpp_server.py``), serving the
+packaged SmolLM2 GGUF on loopback. ``make test`` runs them; ``make test-llamacpp`` runs only them.
 """
 
 from __future__ import annotations
@@ -13,6 +11,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,10 +24,11 @@ from tests.fake_openai_server import free_port
 pytestmark = [
     pytest.mark.llamacpp,
     pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
-                       reason="llama-cpp-python is not installed; `make llama-cpp` builds it (about 15 min)"),
+    pytest.mark.skipif(importlib.util.find_spec("xllamacpp") is None,
+                       reason="xllamacpp is not installed (requirements-dev.txt)"),
 ]
 QUESTION = "How quickly does ketamine work for depression?"
+ROOT = Path(__file__).resolve().parents[1]
 STARTUP_S = 120
 
 
@@ -45,26 +45,24 @@ def serve_packaged_gguf(log_dir):
     """The packaged GGUF served on a free loopback port, as a clinic would run it; yields its URL."""
     port = free_port()
     log_path = log_dir / f"server-{port}.log"
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(packaged_gguf()),
-               "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-               "--n_threads", str(min(2, os.cpu_count() or 1)), "--model_alias", "smollm2",
-               # Let a request finish even while another waits (the default cuts the first short).
-               "--interrupt_requests", "False"]
+    command = [sys.executable, "-m", "tests.llamacpp_server", "--model", str(packaged_gguf()),
+               "--host", "127.0.0.1", "--port", str(port), "--ctx", "2048",
+               "--threads", str(min(2, os.cpu_count() or 1)), "--alias", "smollm2"]
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + STARTUP_S
         while True:
             if process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {process.returncode}:\n{log_path.read_text()[-2000:]}")
+                pytest.fail(f"the llama.cpp server exited with {process.returncode}:\n{log_path.read_text()[-2000:]}")
             try:
                 if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"llama_cpp.server did not start in {STARTUP_S} s:\n{log_path.read_text()[-2000:]}")
+                pytest.fail(f"the llama.cpp server did not start in {STARTUP_S} s:\n{log_path.read_text()[-2000:]}")
             time.sleep(0.5)
         yield url
     finally:
