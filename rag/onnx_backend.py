@@ -185,11 +185,13 @@ class OnnxGenerator:
                     alive = [c for c in alive if step < len(tokens[c]) and tokens[c][step] == best]
                     step += 1
                 picked = alive[0]
-                rest = tokens[picked][step:]
-                if rest:
-                    generator.append_tokens(rest)
                 used.add(picked)
+                # Out before its remaining tokens are fed: the patient reads it while the model
+                # takes it in for the next choice.
                 yield picked if n == 0 else " " + picked
+                rest = tokens[picked][step:]
+                if rest and n + 1 < len(choices):
+                    generator.append_tokens(rest)
         except ModelUnavailableError:
             raise
         except Exception as exc:  # noqa: BLE001 - the runtime raises plain RuntimeErrors

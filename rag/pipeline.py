@@ -24,7 +24,7 @@ from .gaps import record_gap
 from .generation import Generator
 from .grounding import MAX_SENTENCES, Claim, Grounder, Scored, extractive, rank_sentences, relevance, split_answer
 from .index_store import IndexStore
-from .prompting import build_prompt
+from .prompting import build_prompt, sentence_prompt
 from .retrieval import Retriever
 from .safety import CrisisClassifier, Messages, SafetyGate, crisis_rules_fire
 from .types import Answer, Citation
@@ -180,8 +180,11 @@ class Pipeline:
         if self.generator is not None:
             t_gen = time.perf_counter()
             clauses = None
+            messages = prompt.messages
             if self.guard and self.settings.decoding == "copy" and hasattr(self.generator, "copy"):
-                clauses = self._clause_choices(question, ranked, sources)
+                clauses, shown = self._clause_choices(question, ranked, sources)
+                if clauses:  # the model reads only what it may copy
+                    messages = sentence_prompt(question, [(s.source + 1, s.text) for s in shown], history)
             # A copied answer has a sentence for each one a quoted answer would show; free text two at most.
             grounder = Grounder(sources, max(MAX_SENTENCES, len(clauses or ())))
             try:
@@ -190,7 +193,7 @@ class Pipeline:
                 def give_up() -> bool:  # nothing worth showing yet, and the patient has waited long enough
                     return bool(budget) and not parts and time.perf_counter() - t_gen > budget
 
-                for item in self._generated_sentences(prompt.messages, grounder, raw=not self.guard,
+                for item in self._generated_sentences(messages, grounder, raw=not self.guard,
                                                       give_up=give_up, clauses=clauses):
                     if isinstance(item, Claim):
                         # Supported but off the point ("Is it safe?" answered with its history):
@@ -217,13 +220,13 @@ class Pipeline:
                         mode=mode if self.guard else None)
         yield from finish(answer)
 
-    def _clause_choices(self, question: str, ranked: list[Scored], sources) -> list[list[str]]:
+    def _clause_choices(self, question: str, ranked: list[Scored], sources) -> tuple[list[list[str]], list]:
         """What each sentence of a copied answer may be: for each sentence a quoted answer would
-        show, the whole sentence or its main clause, whichever the model picks."""
+        show, the whole sentence or its main clause, whichever the model picks; and those sentences."""
         shown = extractive(self._per_part(question, ranked, sources), sources)
         choices = [[c.text for c in clause_candidates([Scored(0.0, s.source, s.span, s.text)], sources,
                                                       question=question)] for s in shown]
-        return [c for c in choices if c]
+        return [c for c in choices if c], shown
 
     def _per_part(self, question: str, ranked: list[Scored], sources) -> list[Scored]:
         """For a message asking two things ("what is X, and how does it work?"), the best sentence
@@ -267,7 +270,9 @@ class Pipeline:
             for piece in stream:
                 buffer += piece
                 sentences = split_answer(buffer)
-                complete = sentences[:-1]  # the last one may still be growing
+                # The last one may still be growing, unless it is a copied clause: those come whole.
+                whole = bool(clauses) and re.search(r"[.!?][\"”’')]*$", buffer.rstrip()) is not None
+                complete = sentences if whole else sentences[:-1]
                 for sentence, cited in complete[done:]:
                     yield from self._judge(sentence, cited, grounder, raw)
                 done = max(done, len(complete))

@@ -27,6 +27,17 @@ class Prompt:
     sources: list[Hit]  # sources[i] is what the model calls [i + 1]
 
 
+def sentence_prompt(question: str, sentences: Sequence[tuple[int, str]],
+                    history: Sequence[Mapping[str, str]] = ()) -> list[dict[str, str]]:
+    """The same prompt holding only the sentences an answer may copy, each under its source's
+    number: the model only picks among them, and a shorter prompt is read (prefilled) sooner."""
+    previous = [t["content"] for t in history if t.get("role") == "user" and t.get("content")]
+    earlier = EARLIER.format(previous=previous[-1][:300]) if previous else ""
+    lines = [SOURCE.format(n=n, heading="", text=text) for n, text in sentences]
+    user = USER.format(sources="\n".join(lines), earlier=earlier, question=question)
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
 def _approx_tokens(text: str) -> int:
     return len(text) // 3 + 1  # a cautious estimate for English BPE vocabularies
 

@@ -53,6 +53,32 @@ def test_a_copy_decoded_answer_is_generated_verbatim_and_cited(settings, store, 
     assert answer.to_dict()["mode"] == "generated"
 
 
+def test_each_copied_sentence_goes_out_before_the_model_chooses_the_next(settings, store, embedder):
+    """A copied clause is whole when it is chosen: the patient reads it while the model takes it
+    in, instead of waiting for the next choice as free text must (a sentence may still grow)."""
+    import threading
+
+    class Waiting(CopyingGenerator):
+        def __init__(self):
+            super().__init__(pick=-1, sentences=2)
+            self.shown, self.in_time = threading.Event(), None
+
+        def copy(self, messages, choices, may_stop=True):
+            pieces = super().copy(messages, choices, may_stop)
+            yield next(pieces)
+            self.in_time = self.shown.wait(5)  # the first sentence must be out before the second is chosen
+            yield from pieces
+
+    gen = Waiting()
+    events = make(settings, store, embedder, gen).stream("How quickly does ketamine work for depression?")
+    tokens = []
+    for event in events:
+        if event.kind == "token":
+            tokens.append(event.data)
+            gen.shown.set()
+    assert gen.in_time is True and len(tokens) == 2, (gen.in_time, tokens)
+
+
 def test_a_quoted_answer_says_so_and_drops_list_labels(settings, store, embedder):
     answer = make(settings, store, embedder).ask("Does ketamine have a rapid onset of action, within hours to days?")
     assert answer.status == "answered" and answer.mode == "quoted"
