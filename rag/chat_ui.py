@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import quote as _percent
 
 from .errors import InputError
-from .types import Answer, Citation
+from .types import SMALL_TALK, Answer, Citation
 
 log = logging.getLogger("rag.chat")
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -213,7 +213,7 @@ def render_answer(answer: Answer, documents: Mapping | None = None, *, base_url:
     known = {c.n for c in answer.citations}
     role = ' role="alert"' if status == "crisis" else ""
     parts = [f'<div class="reply reply--{html.escape(status)}"{role}>']
-    if status in STATUS_LABEL:
+    if status in STATUS_LABEL and answer.reason != SMALL_TALK:  # a welcome is no refusal
         parts.append(f'<p class="reply-label">{STATUS_LABEL[status]}</p>')
     elif status == "answered" and answer.mode in MODE_LABEL:
         parts.append(f'<p class="reply-label reply-label--mode">{MODE_LABEL[answer.mode]}</p>')

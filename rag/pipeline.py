@@ -26,8 +26,8 @@ from .grounding import MAX_SENTENCES, Claim, Grounder, Scored, extractive, rank_
 from .index_store import IndexStore
 from .prompting import build_prompt, sentence_prompt
 from .retrieval import Retriever
-from .safety import CrisisClassifier, Messages, SafetyGate, crisis_rules_fire
-from .types import Answer, Citation
+from .safety import CrisisClassifier, Messages, SafetyGate, crisis_rules_fire, small_talk
+from .types import SMALL_TALK, Answer, Citation
 
 log = logging.getLogger("rag.pipeline")
 MAX_DROPPED = 2  # unsupported sentences after which the rest of the reply is not awaited
@@ -147,6 +147,9 @@ class Pipeline:
             if verdict.action == "decline":
                 yield from finish(Answer(verdict.reply or self.messages.decline_offtopic, "declined",
                                          notice=verdict.footer or net))
+                return
+            if not verdict.risk and small_talk(question):
+                yield from finish(Answer(self.messages.small_talk, "declined", reason=SMALL_TALK))
                 return
             footer = verdict.footer
 

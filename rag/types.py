@@ -65,6 +65,9 @@ class Citation:
     url: str | None = None
 
 
+SMALL_TALK = "small talk"  # the reason on the welcome to a greeting or thanks (declined in status only)
+
+
 @dataclass
 class Answer:
     """What the assistant says, in the REST shape of the design contract."""
@@ -74,7 +77,7 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     notice: str | None = None
-    reason: str | None = None  # why the articles do not answer it (on not_found)
+    reason: str | None = None  # why the articles do not answer it (on not_found); SMALL_TALK on a welcome
     mode: str | None = None  # on answered: "generated" (the model's checked sentences) or "quoted"
 
     def to_dict(self) -> dict:

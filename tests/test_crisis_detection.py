@@ -295,3 +295,10 @@ def test_a_not_found_reply_to_a_risky_message_carries_the_crisis_lines(real_clie
 def test_an_ordinary_question_gets_no_crisis_lines(real_client):
     data = real_client.post("/api/ask", json={"question": "How quickly does ketamine work?"}).json()
     assert data["status"] == "answered" and LINES not in (data.get("notice") or "")
+
+
+@pytest.mark.slow
+def test_hi_gets_the_welcome_with_the_real_models(real_client):
+    data = real_client.post("/api/ask", json={"question": "Hi"}).json()
+    assert data["status"] == "declined" and "articles" in data["answer"], data
+    assert LINES not in data["answer"] + (data.get("notice") or "")

@@ -192,6 +192,30 @@ def test_uncovered_questions_are_kept_only_when_the_clinic_turns_it_on(settings,
     assert "quickly" not in report
 
 
+@pytest.mark.parametrize("message", ["hiya", "hello there!", "thanks so much", "Good morning", "ok thank you"])
+def test_a_greeting_or_thanks_gets_a_welcome_not_a_refusal_and_is_no_content_gap(settings, store, embedder,
+                                                                                  tmp_path, message):
+    pipeline = make(settings.with_overrides(gap_file=tmp_path / "gaps.jsonl"), store, embedder)
+    answer = pipeline.ask(message)
+    assert answer.status == "declined" and answer.reason == "small talk", answer
+    assert answer.answer == pipeline.messages.small_talk and "articles" in answer.answer
+    assert not answer.citations and not (tmp_path / "gaps.jsonl").exists()
+    from rag.chat_ui import STATUS_LABEL, render_answer
+
+    assert STATUS_LABEL["declined"] not in render_answer(answer)  # a welcome is no refusal
+
+
+@pytest.mark.parametrize("message,status", [
+    ("Hi, how quickly does ketamine work for depression?", "answered"),  # a greeting with a question
+    ("hi i want to kill myself", "crisis"),
+    ("goodbye", None),  # a bare farewell can be a risk signal: not small talk
+])
+def test_small_talk_is_only_a_whole_message_of_greeting(settings, store, embedder, message, status):
+    answer = make(settings, store, embedder).ask(message)
+    assert answer.reason != "small talk", answer
+    assert status is None or answer.status == status, answer
+
+
 # The API schema documents which questions are not empty; the server must agree with it, or
 # schema-driven clients (and fuzzers) see valid requests refused.
 # Python's \s is the ECMAScript \s of JSON Schema minus U+FEFF, so it is added here.

@@ -19,7 +19,13 @@ from .rules import rules
 from .text import normalise
 
 __all__ = ["CrisisClassifier", "Messages", "SafetyGate", "Verdict", "addressed_to_the_assistant", "assess",
-           "crisis_rules_fire", "normalise"]
+           "crisis_rules_fire", "normalise", "small_talk"]
+
+
+def small_talk(text: str) -> bool:
+    """Is the whole message a greeting or thanks ("hi", "thanks so much!")? Such a message gets a
+    short welcome instead of "the articles don't cover this", and is no content gap."""
+    return bool(rules().small_talk.search(normalise(text.strip())))
 
 
 def addressed_to_the_assistant(text: str) -> bool:

@@ -27,6 +27,7 @@ class Messages:
     crisis_footer: str
     decline_medical_advice: str
     decline_offtopic: str
+    small_talk: str
     decline_injection: str
     decline_controlled_substance: str
     not_found: str

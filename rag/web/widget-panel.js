@@ -126,7 +126,8 @@
     bubble.className = "msg msg--bot msg--" + status.replace(/[^a-z_]/g, "");
     bubble.textContent = "";
     if (status === "crisis") bubble.setAttribute("role", "alert");
-    var label = config.statusLabels && config.statusLabels[status];
+    // A welcome to "hi" is declined in status only: no "outside what this assistant can help with".
+    var label = answer.reason === "small talk" ? "" : config.statusLabels && config.statusLabels[status];
     if (!label && status === "answered" && typeof answer.mode === "string") {
       label = config.modeLabels && config.modeLabels[answer.mode];  // "In the article's words"
     }
