@@ -32,6 +32,7 @@ from .types import SMALL_TALK, Answer, Citation
 log = logging.getLogger("rag.pipeline")
 MAX_DROPPED = 2  # unsupported sentences after which the rest of the reply is not awaited
 RELEVANCE_MARGIN = 0.15  # a generated claim may score this much below the best sentence
+SENTENCE_END = re.compile(r"[.!?][\"”’')]*$")  # a finished sentence, closing quote or bracket allowed
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,7 @@ class Pipeline:
                 buffer += piece
                 sentences = split_answer(buffer)
                 # The last one may still be growing, unless it is a copied clause: those come whole.
-                whole = bool(clauses) and re.search(r"[.!?][\"”’')]*$", buffer.rstrip()) is not None
+                whole = bool(clauses) and SENTENCE_END.search(buffer.rstrip()) is not None
                 complete = sentences if whole else sentences[:-1]
                 for sentence, cited in complete[done:]:
                     yield from self._judge(sentence, cited, grounder, raw)
@@ -283,7 +284,7 @@ class Pipeline:
                 if grounder.full or len(grounder.result.dropped) >= MAX_DROPPED or give_up():
                     break
             for sentence, cited in split_answer(buffer)[done:]:
-                if raw or re.search(r"[.!?][\"”’')]*$", sentence):  # a sentence cut off by the length limit is dropped
+                if raw or SENTENCE_END.search(sentence):  # a sentence cut off by the length limit is dropped
                     yield from self._judge(sentence, cited, grounder, raw)
         finally:
             close = getattr(stream, "close", None)

@@ -31,11 +31,16 @@ def sentence_prompt(question: str, sentences: Sequence[tuple[int, str]],
                     history: Sequence[Mapping[str, str]] = ()) -> list[dict[str, str]]:
     """The same prompt holding only the sentences an answer may copy, each under its source's
     number: the model only picks among them, and a shorter prompt is read (prefilled) sooner."""
-    previous = [t["content"] for t in history if t.get("role") == "user" and t.get("content")]
-    earlier = EARLIER.format(previous=previous[-1][:300]) if previous else ""
+    earlier = _earlier(history)
     lines = [SOURCE.format(n=n, heading="", text=text) for n, text in sentences]
     user = USER.format(sources="\n".join(lines), earlier=earlier, question=question)
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def _earlier(history: Sequence[Mapping[str, str]]) -> str:
+    """The patient's previous question, so a follow-up ("and how long?") can be read."""
+    previous = [t["content"] for t in history if t.get("role") == "user" and t.get("content")]
+    return EARLIER.format(previous=previous[-1][:300]) if previous else ""
 
 
 def _approx_tokens(text: str) -> int:
@@ -46,8 +51,7 @@ def build_prompt(question: str, hits: Sequence[Hit], history: Sequence[Mapping[s
                  token_budget: int = 700, count_tokens: Callable[[str], int] | None = None) -> Prompt:
     """Number the hits as sources, keeping whole sources while they fit the budget."""
     count = count_tokens or _approx_tokens
-    previous = [t["content"] for t in history if t.get("role") == "user" and t.get("content")]
-    earlier = EARLIER.format(previous=previous[-1][:300]) if previous else ""
+    earlier = _earlier(history)
     used = count(SYSTEM) + count(USER.format(sources="", earlier=earlier, question=question))
     lines: list[str] = []
     kept: list[Hit] = []

@@ -58,13 +58,15 @@ def verify(claim: str, source: str) -> Check:
     previous_subject: list[Token] = []
     for start, end in split_sentences(source):
         text, shift = strip_list_number(source[start:end])
-        for variant in (text, *_resolved(text, previous_subject, claim_keys)):
+        tokens = tokenize(text)
+        subject = _subject(tokens)
+        for variant in (text, *_resolved(text, tokens, subject, previous_subject, claim_keys)):
             result = _against_sentence(c_tokens, variant)
             if result is None:
                 return Check(True, "supported", (start, end))
             if best is None or result[1] > best_rank:
                 best, best_rank = Check(False, result[0]), result[1]
-        previous_subject = _subject(text)
+        previous_subject = subject
     return best or Check(False, "the source is empty")
 
 
@@ -72,13 +74,13 @@ def verify(claim: str, source: str) -> Check:
 # "It" and "they" read as what they stand for
 
 
-def _subject(sentence: str) -> list[Token]:
+def _subject(tokens: list[Token]) -> list[Token]:
     """The plain noun phrase a sentence opens with, before its first auxiliary or modal
     ("Lithium has been used ..." -> "Lithium"; "Sleeping tablets may ..." -> "Sleeping
     tablets"), after a list label; empty when the sentence does not open that way."""
     words = lexicon()
-    tokens = tokenize(sentence)
-    label = _label_words(tokens)
+    segs = segments(tokens)
+    label = segs[0].end if segs and segs[0].boundary == "label" else 0
     head: list[Token] = []
     for tok in tokens[label:label + MAX_SUBJECT_WORDS + 1]:
         if tok.text in words.auxiliary or tok.text in MODALS:
@@ -90,27 +92,21 @@ def _subject(sentence: str) -> list[Token]:
     return []
 
 
-def _label_words(tokens: list[Token]) -> int:
-    from .tokens import segments
-
-    segs = segments(tokens)
-    return segs[0].end if segs and segs[0].boundary == "label" else 0
-
-
-def _resolved(sentence: str, previous_subject: list[Token], claim_keys: set[str]) -> list[str]:
+def _resolved(sentence: str, tokens: list[Token], own: list[Token], previous_subject: list[Token],
+              claim_keys: set[str]) -> list[str]:
     """The sentence with one "it", "they" or "them" replaced by its likely antecedent: the
     subject this sentence opens with (for a pronoun in a later clause) or the previous
     sentence's subject. Only where the claim names that antecedent, so "It may also be used
     for catatonia" after "ECT is ..." supports "ECT may also be used for catatonia"; the
     claim must still align with the rest of the sentence like any other."""
-    own = _subject(sentence)
+    function = lexicon().function
     out = []
-    for tok in tokenize(sentence):
+    for tok in tokens:
         if tok.text not in PRONOUNS:
             continue
         before = own if own and own[-1].end <= tok.start else []
         for antecedent in (before, previous_subject):
-            if antecedent and all(t.key in claim_keys for t in antecedent if t.text not in lexicon().function):
+            if antecedent and all(t.key in claim_keys for t in antecedent if t.text not in function):
                 name = " ".join(t.text for t in antecedent)
                 out.append(sentence[:tok.start] + name + sentence[tok.end:])
                 break
