@@ -73,6 +73,37 @@ def test_pronouns_read_as_the_subject_and_concessions_as_asserted(claim, source,
     assert result.supported is supported, result.reason
 
 
+EXAMPLES = ("Some cold remedies, including certain decongestants such as pseudoephedrine or phenylephrine, "
+            "may raise blood pressure.")
+LATE_IF = ("Lithium is usually well tolerated, although it can cause thirst, tremor or weight gain, which often "
+           "ease when the dose is lowered.")
+NOUN = "The option studied most so far is bright light therapy, which is given with a lamp each morning."
+FRONTED = "Before the first session, a nurse will usually measure your pulse, weight and blood pressure."
+RARE = "In rare cases, the spray can cause a sudden rise in blood pressure."
+GROUP = "For people who have never exercised, short walks are generally safer than long runs."
+COUNT = "Sessions usually take place over two to three weeks with the two nurses who run the clinic."
+AND_CLAUSE = "Most people feel drowsy during the session, and this drowsiness generally fades within an hour."
+
+
+@pytest.mark.parametrize("claim,source,supported", [
+    ("Pseudoephedrine may raise blood pressure.", EXAMPLES, True),           # an example for its category
+    ("Pseudoephedrine raises blood pressure.", EXAMPLES, False),             # ... its hedge still counts
+    ("Lithium is usually well tolerated.", LATE_IF, True),                   # a later clause's condition
+    ("Lithium can cause tremor.", LATE_IF, True),                            # one item of a list under "can"
+    ("Thirst, tremor or weight gain often ease.", LATE_IF, False),           # the condition's own clause
+    ("Bright light therapy is given with a lamp each morning.", NOUN, True),  # a relative clause said of its noun
+    ("A nurse will usually measure your pulse before the first session.", FRONTED, True),  # fronted phrase moved
+    ("A nurse will measure your pulse before the first session.", FRONTED, False),  # "usually" dropped
+    ("The spray can cause a sudden rise in blood pressure.", RARE, False),   # "In rare cases" dropped
+    ("Short walks are generally safer than long runs.", GROUP, False),       # "For people who ..." dropped
+    ("Sessions usually take place with the three nurses who run the clinic.", COUNT, False),  # a number word
+    ("This drowsiness generally fades within an hour.", AND_CLAUSE, True),   # the clause after ", and"
+])
+def test_shortenings_a_copying_decoder_writes(claim, source, supported):
+    result = verify(claim, source)
+    assert result.supported is supported, result.reason
+
+
 def test_a_claim_too_short_to_check_is_rejected():
     assert verify("Ketamine works.", "Ketamine works.").reason == "too short to be a claim"
 

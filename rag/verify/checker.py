@@ -33,6 +33,13 @@ MIN_CONTENT_WORDS = 3  # "Ketamine works." is too little to check against anythi
 PRONOUNS = frozenset({"it", "they", "them"})
 MODALS = frozenset({"may", "might", "can", "could", "would", "should", "must", "will"})
 MAX_SUBJECT_WORDS = 4
+# Clauses these open have their own predicate: what conditions them does not condition the one before.
+OWN_CLAUSE_STARTERS = frozenset({"which", "who", "whom", "whose", "although", "though", "while", "whereas", "but",
+                                 "so", "because", "since", "however"})
+MAX_FRONTED_WORDS = 16
+# A leading phrase opened by one of these frames the clause after it ("In rare cases, ...").
+LEADING_PREPOSITIONS = frozenset({"in", "for", "among", "with", "during", "at", "on", "across", "within", "after",
+                                  "before", "from", "by"})
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,8 @@ def verify(claim: str, source: str) -> Check:
         text, shift = strip_list_number(source[start:end])
         tokens = tokenize(text)
         subject = _subject(tokens)
-        for variant in (text, *_resolved(text, tokens, subject, previous_subject, claim_keys)):
+        for variant in (text, *_resolved(text, tokens, subject, previous_subject, claim_keys),
+                        *_fronted_moved(text, tokens, claim_keys)):
             result = _against_sentence(c_tokens, variant)
             if result is None:
                 return Check(True, "supported", (start, end))
@@ -85,8 +93,8 @@ def _subject(tokens: list[Token]) -> list[Token]:
     for tok in tokens[label:label + MAX_SUBJECT_WORDS + 1]:
         if tok.text in words.auxiliary or tok.text in MODALS:
             return head if any(t.text not in words.function for t in head) else []
-        if tok.punct or tok.number or tok.text in words.clause_start or tok.text in PRONOUNS or tok.text in (
-                "and", "or", "but"):
+        if tok.punct or (tok.number and not head) or tok.text in words.clause_start or tok.text in PRONOUNS \
+                or tok.text in ("and", "or", "but"):
             return []
         head.append(tok)
     return []
@@ -113,6 +121,35 @@ def _resolved(sentence: str, tokens: list[Token], own: list[Token], previous_sub
     return out
 
 
+def _fronted_moved(sentence: str, tokens: list[Token], claim_keys: set[str]) -> list[str]:
+    """"Before starting, your psychiatrist will check ..." read as "Your psychiatrist will check
+    ... before starting": a fronted condition or phrase moved behind the clause it opens, so a
+    claim may put it there. Moved, it is checked like any condition at a clause's end."""
+    segs = segments(tokens)
+    k = 1 if segs and segs[0].boundary == "label" else 0
+
+    def has_verb(seg: Segment) -> bool:
+        return any(t.text in lexicon().auxiliary or t.text in MODALS for t in tokens[seg.start:seg.end])
+
+    # the fronted part runs to the first later segment with a verb of its own: the main clause
+    main = next((i for i in range(k + 1, len(segs)) if has_verb(segs[i])), None)
+    if main is None or segs[main].boundary == "hard" or tokens[segs[main].start].text != ",":
+        return []
+    end = next((i for i in range(main + 1, len(segs)) if segs[i].boundary == "hard" or has_verb(segs[i])
+                or _own_clause(segs[i], tokens)), len(segs))
+    words = [t for seg in segs[k:main] for t in tokens[seg.start:seg.end] if not t.punct]
+    if not words or not (words[0].text in lexicon().condition or words[0].text in LEADING_PREPOSITIONS) \
+            or len(words) > MAX_FRONTED_WORDS:
+        return []
+    if not all(t.key in claim_keys for t in words if t.text not in lexicon().function):
+        return []  # only for a claim that moved it; one that drops it is judged on the sentence as written
+    body = [t for seg in segs[main:end] for t in tokens[seg.start:seg.end]]
+    body_start = next(t.start for t in body if not t.punct)
+    body_end = max(t.end for t in body if not t.punct)
+    lead_text = sentence[words[0].start:words[-1].end]
+    return [f"{sentence[:words[0].start]}{sentence[body_start:body_end]} {lead_text}{sentence[body_end:]}"]
+
+
 # ------------------------------------------------------------------------------------------
 # One sentence
 
@@ -123,7 +160,7 @@ def _against_sentence(claim: list[Token], sentence: str) -> tuple[str, float] | 
     src = tokenize(sentence)
     src_words = [i for i, t in enumerate(src) if not t.punct]
     claim = _paraphrased(claim, [src[i] for i in src_words])
-    match = _align(claim, src, src_words)
+    match = _loose_function_words(claim, _align(claim, src, src_words), src)
     aligned = [j for j in match if j is not None]
     closeness = len(aligned) / max(len(claim), 1)
 
@@ -221,6 +258,20 @@ def _align(claim: list[Token], src: list[Token], src_words: list[int]) -> list[i
     return list(max(best.values(), key=lambda v: v[0])[1])
 
 
+def _loose_function_words(claim: list[Token], match: list[int | None], src: list[Token]) -> list[int | None]:
+    """A claim's "the" or "a" matched far from the word it goes with ("The effects" to "the
+    strongest effects ..., and these effects") is left unmatched, as any function word may be."""
+    function = lexicon().function
+    out = list(match)
+    for k, j in enumerate(match):
+        if j is None or claim[k].text not in function:
+            continue
+        nxt = next((match[i] for i in range(k + 1, len(match)) if match[i] is not None), None)
+        if nxt is not None and not _adjacent(src, j, nxt):
+            out[k] = None
+    return out
+
+
 def _adjacent(src: list[Token], a: int, b: int) -> bool:
     return all(src[i].punct for i in range(a + 1, b))
 
@@ -294,23 +345,47 @@ def _parenthetical(seg: Segment, src: list[Token]) -> bool:
     """An appositive or a relative clause between commas or brackets, not a predicate."""
     words = lexicon()
     first = next((t for t in src[seg.start:seg.end] if not t.punct), None)
-    return bool(seg.closed and first is not None and first.text not in words.auxiliary
-                and seg.boundary in ("soft", "hard"))
+    if first is None:
+        return True  # the ")" closing one
+    return bool(seg.closed and first.text not in words.auxiliary and seg.boundary in ("soft", "hard"))
 
 
 def _head_cut(src: list[Token], seg: Segment, first_kept: int) -> list[Token]:
     return [t for t in src[seg.start:first_kept] if not t.punct]
 
 
+def _leading_restriction(seg: Segment, src: list[Token]) -> str | None:
+    """A dropped leading phrase that narrows what follows: "In rare cases," "For people who
+    have been inactive," "In some patients," (a clause it opens, "While ...", "Unlike ...", may go)."""
+    words = lexicon()
+    kept = [t for t in src[seg.start:seg.end] if not t.punct]
+    if not kept or seg.boundary == "label" or kept[0].text not in LEADING_PREPOSITIONS:
+        return None  # a clause of its own ("Blood pressure may rise ..., so it is checked ...")
+    if kept[0].text in ("for", "in", "among", "with") and len(kept) > 1 and any(
+            t.text in words.restricted_group for t in kept[1:3]):
+        return f"drops the restriction '{' '.join(t.text for t in kept)}'"
+    if (w := _protected(kept)) is not None:
+        return f"drops '{w}'"
+    return None
+
+
 def _check_prefix(src, segs, seg_of, first: int, aligned: list[int]) -> str | None:
     words = lexicon()
     n = seg_of[first]
-    for seg in segs[:n]:
-        if (why := _removable_clause(seg, src)) is not None:
+    for k, seg in enumerate(segs[:n]):
+        backward = k > 0 and segs[k + 1].starter in ("which", "who")  # "A if B, which is why C"
+        if not backward and (why := _removable_clause(seg, src)) is not None:
             return why
+        if (k == 0 or segs[k - 1].boundary == "label") and (why := _leading_restriction(seg, src)) is not None:
+            return why
+    if _example_jump(src[:first]) or _noun_of_relative(src, segs, seg_of, n, aligned):
+        return None  # "Ibuprofen may ..." from "Some medicines, such as ibuprofen, may ..."
     cut = _head_cut(src, segs[n], first)
     if _relative_clause_claim(cut, segs, seg_of, n, aligned):
         cut = []
+    cut = _after_conjoined_clause(src, segs[n].start, first, cut)
+    if tuple(t.text for t in cut) in CONSEQUENCE_LEADS:
+        cut = []  # "..., which is why infusions are only given at the clinic" asserts what follows
     if cut and segs[n].starter in words.condition:
         return f"drops the condition '{segs[n].starter}'"
     if cut and cut[0].text in words.concessive:
@@ -328,6 +403,42 @@ def _check_prefix(src, segs, seg_of, first: int, aligned: list[int]) -> str | No
     return None
 
 
+def _noun_of_relative(src: list[Token], segs, seg_of, n: int, aligned: list[int]) -> bool:
+    """"..., are omega-3 fatty acids, which are found in oily fish" -> "Omega-3 fatty acids are
+    found in oily fish": the claim is a noun phrase that ends its segment and the relative
+    clause said of it; what came before the noun does not bear on it, unless it narrows the
+    noun ("some", a number) or the segment is a condition."""
+    words = lexicon()
+    if n + 1 >= len(segs) or segs[n].starter in words.condition:
+        return False
+    def next_words(k: int) -> int:  # the next segment with words ("(...)" leaves a bare ")")
+        while k < len(segs) and all(t.punct for t in src[segs[k].start:segs[k].end]):
+            k += 1
+        return min(k, len(segs) - 1)
+
+    said = next_words(n + 1)  # the segment said of the noun: its relative clause or its bracketed appositive
+    after = next_words(said + 1)
+    if _bracketed(segs[said], src) and segs[after].starter in ("which", "who") \
+            and not any(seg_of[j] == said for j in aligned):
+        said = after
+    if not (segs[said].starter in ("which", "who") or _bracketed(segs[said], src)):
+        return False
+    in_noun = [j for j in aligned if seg_of[j] == n]
+    # the rest may run on past the clause ("..., who can slow the drip if readings climb"): the
+    # gap and suffix checks judge that part like any other
+    if not in_noun or any(n < seg_of[j] < said for j in aligned) or not any(seg_of[j] == said for j in aligned):
+        return False
+    last_word = max(i for i in range(segs[n].start, segs[n].end) if not src[i].punct)
+    if in_noun[-1] != last_word or in_noun != list(range(in_noun[0], in_noun[-1] + 1)):
+        return False
+    before = [t for t in src[segs[n].start:in_noun[0]] if not t.punct]
+    return not (before and (before[-1].text in words.scope or before[-1].number or before[-1].text in words.protected))
+
+
+def _bracketed(seg: Segment, src: list[Token]) -> bool:
+    return src[seg.start].text == "(" and seg.closed
+
+
 def _relative_clause_claim(cut: list[Token], segs, seg_of, n: int, aligned: list[int]) -> bool:
     """"Unlike traditional antidepressants, which may take weeks ..." -> "Traditional
     antidepressants may take weeks ...": the claim is the relative clause said of its noun, so
@@ -337,6 +448,23 @@ def _relative_clause_claim(cut: list[Token], segs, seg_of, n: int, aligned: list
     relative = segs[n + 1]
     return relative.starter in ("which", "who") and all(seg_of[j] in (n, n + 1) for j in aligned) and any(
         seg_of[j] == n + 1 for j in aligned)
+
+
+CONSEQUENCE_LEADS = {("which", "is", "why"), ("that", "is", "why"), ("this", "is", "why"), ("which", "means"),
+                     ("which", "means", "that"), ("so",), ("so", "that")}
+
+
+def _after_conjoined_clause(src: list[Token], start: int, first: int, cut: list[Token]) -> list[Token]:
+    """"Most people feel the strongest effects during the infusion, and these effects
+    generally fade ..." -> "The effects generally fade ...": when the claim opens a clause
+    conjoined by ", and" or ", but", the clause before it is left out whole."""
+    for i in range(first - 1, start, -1):
+        if src[i].text in ("and", "but") and src[i - 1].text == ",":
+            rest = [t for t in src[i + 1:first] if not t.punct]
+            if all(t.text in lexicon().function for t in rest):
+                return rest
+            return cut
+    return cut
 
 
 def _subject_conjunct(cut: list[Token]) -> bool:
@@ -363,19 +491,93 @@ def _check_suffix(src, segs, seg_of, last: int) -> str | None:
     n = seg_of[last]
     tail = [t for t in src[last + 1:segs[n].end] if not t.punct]
     # A claim may stop before the end of its clause; it may not drop what restricts or
-    # reverses what it kept ("in some patients", "not", "only").
-    if (w := next((t.text for t in tail if t.text in words.scope or t.number), None)) is not None:
+    # reverses what it kept ("in some patients", "not", "only"). A conjoined predicate after
+    # it ("... and often last one to two weeks") goes whole, its numbers with it.
+    conjunct = bool(tail) and tail[0].text == "and"
+    if (w := next((t.text for t in tail if t.text in words.scope or (t.number and not conjunct)), None)) is not None:
         return f"drops '{w}'"
     for seg in segs[n + 1:]:
+        if _own_clause(seg, src):
+            # "X is usually well tolerated, although it can cause Y, which is reduced when taken
+            # with food": a condition after another clause conditions that clause, not X.
+            break
         if (why := _removable_clause(seg, src)) is not None:
             return why
     return None
+
+
+def _own_clause(seg: Segment, src: list[Token]) -> bool:
+    """A segment that is a clause with its own predicate: a relative or contrasting clause
+    ("which ...", "although ...", "but ...", "so ..."), or ", and" with a verb of its own."""
+    first = next((t for t in src[seg.start:seg.end] if not t.punct), None)
+    if first is None:
+        return False
+    if seg.starter in OWN_CLAUSE_STARTERS or first.text in OWN_CLAUSE_STARTERS:
+        return True
+    return first.text == "and" and any(t.text in lexicon().auxiliary or t.text in MODALS
+                                       for t in src[seg.start:seg.end])
+
+
+EXAMPLE_MARKERS = (("such", "as"), ("including",), ("particularly",), ("especially",), ("e", "g"),
+                   ("for", "example"), ("notably",), ("like",))
+MAX_EARLIER_EXAMPLE_WORDS = 8
+
+
+def _example_jump(dropped: list[Token]) -> bool:
+    """The words left out name a category and lead into one of its examples ("certain
+    painkillers such as [ibuprofen]", "oily fish such as salmon and [mackerel]"): what is said
+    of the category is said of the example. Not across a negation or a restriction."""
+    words_ = [t for t in dropped if not t.punct]
+    texts = [t.text for t in words_]
+    for marker in EXAMPLE_MARKERS:
+        n = len(marker)
+        at = [i for i in range(len(texts) - n + 1) if tuple(texts[i:i + n]) == marker]
+        if not at:
+            continue
+        i = at[-1]
+        category, earlier = words_[:i], words_[i + n:]
+        if any(t.text in lexicon().scope and t.text not in ("some", "certain", "many") for t in category):
+            return False
+        if earlier and (texts[-1] not in ("and", "or") or len(earlier) > MAX_EARLIER_EXAMPLE_WORDS
+                        or any(t.text in lexicon().auxiliary or t.text in MODALS for t in earlier)):
+            list_ends = dropped and dropped[-1].text == "," and len(earlier) <= MAX_EARLIER_EXAMPLE_WORDS
+            if not list_ends:
+                return False
+        return True
+    return False
+
+
+def _list_items_dropped(src: list[Token], p: int, q: int) -> bool:
+    """Whole items of an "A, B or C" list left out, where that keeps the claim true: among
+    examples ("such as lithium or adding a second antidepressant" -> "lithium"), or under a
+    modal or a negation ("can cause a fishy aftertaste, loose stools or mild indigestion" ->
+    "can cause mild indigestion"; "not to drive, operate machinery, or make decisions")."""
+    words = lexicon()
+    dropped = src[p + 1:q]
+    texts = [t.text for t in dropped if not t.punct]
+    if not texts or len(texts) > MAX_EARLIER_EXAMPLE_WORDS:
+        return False
+    # items, joined by "or"/"and", ending where the list ends or where the kept item begins
+    joined = bool({"or", "and"} & set(texts)) and (dropped[-1].punct or texts[-1] in ("or", "and"))
+    if not joined or any(t.text in words.auxiliary or t.text in MODALS or t.text in words.clause_start
+                         or t.text in words.scope or t.text == "not" for t in dropped):
+        return False
+    back = [t.text for t in src[max(0, p - MAX_EARLIER_EXAMPLE_WORDS):p + 1]]
+    example = any(tuple(back[i:i + len(m)]) == m for m in EXAMPLE_MARKERS for i in range(len(back)))
+    if example:
+        return True
+    if "or" not in texts and texts[-1] != "or":
+        return False  # an "and" list without a modal is a conjunct, judged as such
+    clause = [t.text for t in src[max(0, p - 12):p + 1] if not t.punct]
+    return any(w in MODALS - {"will", "would", "must", "should"} or w in ("not", "never") for w in clause)
 
 
 def _check_gaps(src, segs, seg_of, aligned: list[int], spare: frozenset[str] = frozenset()) -> str | None:
     words = lexicon()
     for p, q in zip(aligned, aligned[1:], strict=False):
         if _adjacent(src, p, q):
+            continue
+        if _example_jump(src[p + 1:q]) or _list_items_dropped(src, p, q):
             continue
         sp, sq = seg_of[p], seg_of[q]
         if sp == sq or (_conjunct_dropped(src, p, q) and not any(s.boundary == "hard" for s in segs[sp + 1:sq + 1])):

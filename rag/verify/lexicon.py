@@ -23,6 +23,7 @@ class Lexicon:
     protected: frozenset[str]  # stems
     strengthening: frozenset[str]
     condition: frozenset[str]
+    restricted_group: frozenset[str]
     emphasis: frozenset[str]
     clause_start: frozenset[str]
     clause_start_after_comma: frozenset[str]
@@ -46,8 +47,10 @@ def lexicon() -> Lexicon:
 
     return Lexicon(
         function=frozenset(w["function"]), auxiliary=frozenset(w["auxiliary"]), weakening=frozenset(w["weakening"]),
-        protected=frozenset(stem(x) for x in w["protected"]) | frozenset(w["protected"]),
+        # inflections match ("reduces", "reduced"); an adverb's stem is another word ("likely" -> "like")
+        protected=frozenset(stem(x) for x in w["protected"] if not x.endswith("ly")) | frozenset(w["protected"]),
         strengthening=frozenset(w["strengthening"]), condition=frozenset(w["condition"]),
+        restricted_group=frozenset(w["restricted_group"]),
         emphasis=frozenset(w["emphasis"]), clause_start=frozenset(w["clause_start"]),
         clause_start_after_comma=frozenset(w["clause_start_after_comma"]),
         asserting_connective=frozenset(w["asserting_connective"]), concessive=frozenset(w["concessive"]),

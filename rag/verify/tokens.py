@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..textnorm import stem
+from ..textnorm import NUMBER_WORDS, stem
 from .lexicon import lexicon
 
 __all__ = ["Segment", "Token", "segments", "strip_list_number", "tokenize"]
@@ -53,8 +53,12 @@ def tokenize(text: str) -> list[Token]:
         if raw.endswith("'s"):
             out += [Token(raw[:-2], stem(raw[:-2]), s, e - 2), Token("'s", "'s", e - 2, e)]
             continue
-        out.append(Token(raw, stem(raw), s, e))
+        # "two therapists" is a quantity like "2 therapists": kept, never swapped for another
+        out.append(Token(raw, raw, s, e, number=True) if raw in COUNT_WORDS else Token(raw, stem(raw), s, e))
     return out
+
+
+COUNT_WORDS = NUMBER_WORDS - {"once", "percent"}  # "once" starts a condition
 
 
 @dataclass(frozen=True)
