@@ -62,7 +62,7 @@ load: index
 
 # The project's question set: full report with the configurations side by side.
 # The fresh set (patient-style questions written apart from the article): dev is tuned on, test only measured.
-FRESH := --also eval/fresh/dev.jsonl --also eval/fresh/test.jsonl
+FRESH := --also eval/fresh/dev.jsonl --also eval/fresh/dev2.jsonl --also eval/fresh/test.jsonl
 
 eval: index
 	$(BIN)/python -m rag.evaluate --questions eval/questions.jsonl $(FRESH) --out eval/out --compare full,naive,dense,extractive

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .grounding import Scored, paraphrases
-from .textnorm import NUMBER_WORDS, STOPWORDS, content_stems, stem, words
+from .textnorm import NUMBER_WORDS, SHORTHAND, STOPWORDS, content_stems, stem, words
 
 SOFT_MATCH = 0.68  # word-embedding cosine above which an unseen word counts as a corpus word
 EVIDENCE_WINDOW = 5  # top-ranked sentences searched for the asked kind of answer
@@ -116,6 +116,18 @@ _STATES = {  # kind ▶ what a sentence that states it contains
     "service": re.compile(r"\b(?:we|our (?:clinic|practice|team)|this (?:clinic|practice))\s+(?:\w+\s+)?(?:offer|"
                           r"provide|treat|prescribe|accept|see|run)s?\b", re.IGNORECASE),
 }
+# Kinds of answer a sentence should state to come first, without refusing when none does.
+_PREFERS = {
+    "mechanism": (
+        re.compile(r"\bhow (?:does|do|did|would|will|could|can) (?:[\w'-]+\s+){0,4}?(?:work|act)s?\b|"
+                   r"\b(?:works?|acts?|working) (?:by|like|through|on)\b|\bmechanisms?\b|\bwhat'?s it doing\b|"
+                   r"\bwhat (?:does|do) (?:it|they|[\w-]+) do (?:to|in|inside) "
+                   r"(?:the |your |my |our )?(?:brain|head|body)\b|"
+                   r"\b(?:in|to) (?:the|your|my) (?:brain|head)\b|\bup there\b", re.IGNORECASE),
+        re.compile(r"^\W*mechanisms? of action\b|\bacts? (?:primarily |mainly |mostly )?(?:as|on|by)\b|\breceptors?\b|"
+                   r"\b(?:by|through) (?:modulating|blocking|increasing|boosting|binding|inhibiting|enhancing|"
+                   r"stimulating|changing)\b|\bneurotransmitters?\b|\bsynaptic\b", re.IGNORECASE)),
+}
 ASK_NAMES = {"duration": "a duration", "amount": "an amount or dose", "share": "a share or rate", "count": "a number",
              "age": "an age", "service": "what the clinic itself offers"}
 
@@ -138,6 +150,17 @@ _SIGNPOST = re.compile(
     r"cover|review|describe)\b|\bthis (?:article|post) (?:will|explores|discusses|covers|looks)\b|"
     r"\b(?:key points|highlights) (?:about|of|include)\b|^https?://\S*$|\bsimilar posts\b",
     re.IGNORECASE)
+# A page's contact footer ("For any further queries, visit example.com or our social media"):
+# evidence only for a question about reaching the clinic.
+_CONTACT = re.compile(
+    r"\b(?:visit|see|check)\s+(?:us\s+at\s+)?(?:www\.)?[a-z0-9-]+\.(?:com|org|net|in|co|uk|health)\b|"
+    r"\bsocial media (?:accounts?|pages?|handles?)\b|\b(?:contact|call|email) us\b|"
+    r"\bany further (?:queries|questions)\b",
+    re.IGNORECASE)
+_ASKS_CONTACT = re.compile(
+    r"\b(?:contact|reach|get in touch|call|phone|e-?mail|website|site|web ?page|social media|instagram|facebook|"
+    r"online|address|book|appointment)\b|\b(?:more|further|other|own|my) (?:questions|queries)\b|"
+    r"\bwhere (?:can|do|should) (?:i|we) (?:go|ask|find|write|send)\b", re.IGNORECASE)
 
 
 def is_signpost(text: str) -> bool:
@@ -164,7 +187,7 @@ def _names(question: str) -> set[str]:
         token = m.group(0).rstrip("'")
         before = question[: m.start()].rstrip()
         starts_sentence = not before or before[-1] in ".!?:\"“("
-        if (len(token) >= 2 and token.isupper()) or (token[0].isupper() and not starts_sentence):
+        if len(token) >= 2 and (token.isupper() or (token[0].isupper() and not starts_sentence)):  # not "I"
             out.add(token.lower())
     return out
 
@@ -292,7 +315,7 @@ class Answerability:
         out = []
         for m in _WORD_SPAN.finditer(question.replace("’", "'")):
             for w in words(m.group(0)):
-                if w in STOPWORDS or w == "n't" or not re.search(r"[a-z]", w):
+                if w in STOPWORDS or w in SHORTHAND or w == "n't" or not re.search(r"[a-z]", w):
                     continue
                 fixed = self.correct(w) if m.group(0).lower() == m.group(0) else w
                 if fixed in STOPWORDS or "'" in fixed or self._in_corpus(fixed):
@@ -363,12 +386,47 @@ class Answerability:
             return True  # the head itself or an article word it stands for ("pills" ▶ "medications")
         return not self._in_corpus(head) and any(stem(w) in said for w in rest)
 
+    def _guessed_about(self, question: str) -> set[str]:
+        """The article words naming what a guess is about ("*Ketamine* works like Prozac by
+        boosting serotonin, yes?"): a sentence about it answers, not one that shares the guess's
+        words ("serotonin")."""
+        guess = _guess(question)
+        if not guess or guess[0] == 0:
+            return set()
+        generic = {stem(w) for w in generic_words()}
+        return {t for t in content_stems(question[:guess[0]]) if t in self.stems and t not in generic}
+
+    def _preferred(self, question: str, evidence: list[Scored]) -> list[Scored]:
+        """The near sentences about what a guess is about lead ("Ketamine works like Prozac,
+        yes?": a ketamine sentence, not a serotonin one), and of those, for a question on how
+        something works, the ones that state a mechanism; otherwise the ranking stands."""
+        subject = self._guessed_about(question)
+        # A message asking two things gets each part's best sentence later (the pipeline's per-part leads).
+        single = len(question_parts(question)) < 2
+        wants = [states for asks, states in _PREFERS.values() if single and asks.search(question)]
+        window = evidence[:EVIDENCE_WINDOW]
+
+        def rank(r: Scored) -> tuple[bool, bool]:
+            about = not subject or bool(subject & set(content_stems(r.text)))
+            stated = not wants or any(s.search(r.text) for s in wants)
+            return (not about, not stated)
+
+        lead = sorted(window, key=rank)  # stable: the ranking decides within each group
+        return lead + evidence[EVIDENCE_WINDOW:]
+
     # --- the decision --------------------------------------------------------------------
     def decide(self, question: str, ranked: Sequence[Scored], close: bool = True,
                pointed: str | None = None) -> Decision:
         """``ranked``: the retrieved sentences, best first; ``close``: the retriever found passages
         near the question at all; ``pointed``: the item of the last answer a follow-up points to."""
-        evidence = defining_first(question, [r for r in ranked if not is_signpost(r.text)])
+        contact = bool(_ASKS_CONTACT.search(question))
+        evidence = defining_first(question, [r for r in ranked if not is_signpost(r.text)
+                                             and (contact or not _CONTACT.search(r.text))])
+        footer = [r for r in evidence if _CONTACT.search(r.text)] if contact else []
+        if footer:  # "how do I reach the clinic?": the page's contact line answers it, alone
+            below = footer[0].score - 1.0
+            evidence = footer + [Scored(min(r.score, below), r.source, r.span, r.text) for r in evidence
+                                 if r not in footer]
         terms = self.focus_terms(question)
         if terms:
             return Decision(False, f"the articles never mention {_quote(terms)}", (), asks_for(question), tuple(terms))
@@ -378,6 +436,8 @@ class Answerability:
         naming = [r for r in evidence[:EVIDENCE_WINDOW] if names & _said(r.text) or _restates(r.text, pointed)]
         if naming:  # "what's an SNRI?": a sentence naming the asked-about term is the evidence
             evidence = naming + [r for r in evidence if r not in naming]
+        if not naming:
+            evidence = self._preferred(question, evidence)
         best = evidence[0]
         if not close and not naming and best.score < self.min_support + 0.1:
             return Decision(False, "no passage is close to the question")
@@ -399,7 +459,10 @@ class Answerability:
 _DEFINE = re.compile(r"^\W*(?:so\s+|and\s+|ok\s+)?(?:what(?:'s|s| is| are| was)|define|who is|tell me what)\s+"
                      r"(?:an?\s+|the\s+)?(?P<term>[\w-]+(?:\s+[\w-]+)?)\s*(?:exactly|even|again|anyway)?\W*$|"
                      r"^\W*what (?:kind|type|sort|class) of (?:\w+\s+)?(?:is|are)\s+(?P<kind_term>[\w-]+)\W*$|"
-                     r"^\W*what (?:does|do) (?P<abbr>[\w-]+) (?:mean|stand for)\W*$", re.IGNORECASE)
+                     r"^\W*what (?:does|do) (?P<abbr>[\w-]+) (?:mean|stand for)\W*$|"
+                     # "what's the N in SNRI", "what does the S in SSRI stand for"
+                     r"^\W*what(?:'s|s| is| does| do)? the \w{1,2} (?:in|of) (?P<letter_of>[A-Za-z]{2,8})"
+                     r"(?:\s+(?:stand for|mean|for))?\W*$", re.IGNORECASE)
 
 
 def defined_term(question: str) -> str | None:
@@ -407,7 +470,7 @@ def defined_term(question: str) -> str | None:
     m = _DEFINE.search(question.strip())
     if not m:
         return None
-    return next(g for g in m.group("term", "kind_term", "abbr") if g).lower()
+    return next(g for g in m.group("term", "kind_term", "abbr", "letter_of") if g).lower()
 
 
 def defines(text: str, term: str) -> bool:

@@ -17,6 +17,14 @@ whose which what when where why how can could may might must shall should will w
 such some any each both all most more other another own same too only well even still yet s t
 """.split())
 
+# Chat spellings of pronouns, contractions and fillers ("im", "ppl", "idk"): never what a
+# question is about, though a spell checker does not know them.
+SHORTHAND = frozenset("""
+im ive id ill youre youve youll theyre theyve thats whats hows whos wheres dont doesnt didnt cant
+wont isnt arent wasnt werent wouldnt couldnt shouldnt havent hasnt ppl u ur r pls plz thx ty idk
+tbh rn bc cuz coz abt gonna wanna gotta kinda sorta lol omg btw imo ya yall
+""".split())
+
 # Words a faithful paraphrase may add without changing what the source says.
 FRAME = frozenset("""
 according article source sources say says said state states stated mention mentions mentioned

@@ -162,6 +162,45 @@ def test_a_sentence_naming_the_asked_acronym_answers_even_when_similarity_is_low
     assert not judge.decide("what's a thing?", ranked(snri, score=0.2), close=False).answerable
 
 
+MECHANISM = ("Mechanism of Action: Ketamine acts primarily as an N-methyl-D-aspartate (NMDA) receptor antagonist, "
+             "leading to increased synaptic plasticity and the formation of new neural connections in the brain.")
+SEROTONIN = ("Psychedelics are thought to exert their therapeutic effects by modulating serotonin receptors in the "
+             "brain, leading to alterations in perception, mood, and cognition.")
+FOOTER = "For any further queries, visit example-clinic.com or check our social media accounts."
+
+
+def test_a_guess_is_answered_by_what_the_article_says_of_its_subject(judge):
+    question = "Ketamine works like Prozac by boosting serotonin, yes?"
+    decision = judge.decide(question, ranked(SEROTONIN, ONSET, MECHANISM))
+    assert decision.answerable and decision.evidence[0].text == MECHANISM  # about ketamine, and how it works
+
+
+def test_a_question_on_how_something_works_leads_with_a_mechanism(judge):
+    decision = judge.decide("how does ketamine actually work in the brain", ranked(ONSET, MECHANISM))
+    assert decision.evidence[0].text == MECHANISM
+    # a question asking two things keeps the ranking: each part gets its own sentence later
+    both = judge.decide("What is ketamine, and how does it work for depression?", ranked(ANESTHESIA, MECHANISM))
+    assert both.evidence[0].text == ANESTHESIA
+
+
+def test_the_contact_footer_answers_only_a_question_about_reaching_the_clinic(judge):
+    assert judge.decide("how do I contact the clinic?", ranked(ONSET, FOOTER)).evidence[0].text == FOOTER
+    contact = judge.decide("how do I contact the clinic?", ranked(ONSET, FOOTER)).evidence
+    assert contact[1].score < contact[0].score - 0.5  # the rest falls out of the quoted answer
+    assert FOOTER not in [e.text for e in judge.decide("what's an SNRI?", ranked(ONSET, FOOTER)).evidence]
+
+
+def test_a_letter_of_an_acronym_asks_for_its_definition():
+    assert defined_term("what's the N in SNRI") == "snri"
+    assert defined_term("what does the S in SSRI stand for") == "ssri"
+
+
+@pytest.mark.parametrize("question", ["explain how psychedelics work on your brain like im 12",
+                                      "do antidepressants work for most ppl", "idk what trd means tbh"])
+def test_chat_shorthand_is_never_what_a_question_is_about(judge, question):
+    assert judge.focus_terms(question) == []
+
+
 def test_two_questions_in_one_message_are_split():
     assert question_parts("What is psilocybin and what does it do for depression?") == [
         "What is psilocybin", "what does it do for depression?"]
