@@ -61,8 +61,8 @@ load: index
 	$(BIN)/python bench/load.py --serve --clients 20 --duration 60
 
 # The project's question set: full report with the configurations side by side.
-# The fresh set (patient-style questions written apart from the article): dev is tuned on, test only measured.
-FRESH := --also eval/fresh/dev.jsonl --also eval/fresh/dev2.jsonl --also eval/fresh/test.jsonl
+# The fresh sets (patient-style questions written apart from the article): dev, dev2 are tuned on; test, test2 only measured.
+FRESH := --also eval/fresh/dev.jsonl --also eval/fresh/dev2.jsonl --also eval/fresh/test.jsonl --also eval/fresh/test2.jsonl
 
 eval: index
 	$(BIN)/python -m rag.evaluate --questions eval/questions.jsonl $(FRESH) --out eval/out --compare full,naive,dense,extractive

@@ -231,6 +231,13 @@ def _guess(question: str) -> Span | None:
     return (verbs[0].end() if verbs[0].start() > 0 else _second_word_end(question), len(question))
 
 
+# Where a patient heard something: "I read online that", "my cousin saw on TikTok that", "people
+# keep saying on reddit that". The source is not what the question asks about.
+_REPORTED = re.compile(
+    r"\b(?:i|we|my \w+|someone|somebody|people|everyone|everybody|they)\s+(?:have\s+|has\s+|keeps?\s+)?"
+    r"(?:read|heard|hearing|saw|seen|seeing|was told|were told|says?|said|saying)\s+"
+    r"(?:[\w'-]+\s+){0,4}?(?:that|about)\b",
+    re.IGNORECASE)
 _DO = r"(?:does|do|did|will|would|should|can|could|must)"
 _MEASURED = re.compile(
     r"\bhow (?:long|many|much|often)\s+(?P<what>(?:[\w'-]+\s+){0,4}?)(?P<aux>is|are|was|were|has|have|" + _DO[3:-1] +
@@ -325,7 +332,9 @@ class Answerability:
 
     def focus_terms(self, question: str) -> list[str]:
         """Off-article words the question is *about*: named things and asked-about properties,
-        not the alternatives and guesses it offers."""
+        not the alternatives and guesses it offers, nor where the patient heard of it ("I read
+        *online* that ...")."""
+        question = _REPORTED.sub(lambda m: " " * len(m.group(0)), question)  # offsets stay put
         names, topics, entities = _names(question), topic_words(), entity_words()
         speller = _speller()
         specific = []
@@ -439,6 +448,7 @@ class Answerability:
         if not naming:
             evidence = self._preferred(question, evidence)
         best = evidence[0]
+        naming = naming or footer  # "how do I reach you?" is answered by the contact line, however far
         if not close and not naming and best.score < self.min_support + 0.1:
             return Decision(False, "no passage is close to the question")
         kind = asks_for(question)

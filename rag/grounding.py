@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -250,12 +250,20 @@ class Scored:
 
 
 def rank_sentences(question_vec: np.ndarray | None, sources: Sequence[Chunk], embed=None,
-                   question: str = "") -> list[Scored]:
+                   question: str = "", titles: Mapping[str, str] | None = None) -> list[Scored]:
     """Every sentence of the sources, best first, scored for relevance to the question.
 
     Cosine similarity to the question (when an embedder is given) plus the share of the
-    question's own words the sentence says: meaning and wording both count.
+    question's own words the sentence says: meaning and wording both count. A sentence is read
+    with its section heading, but not with the article's title (``titles``: doc id ▶ title),
+    which names the whole article's topic: read with it, the opening lines matched every
+    question about ketamine or psychedelics.
     """
+    titles = titles or {}
+
+    def context(chunk: Chunk) -> str:
+        return "" if chunk.heading == titles.get(chunk.doc_id) else chunk.heading
+
     candidates: list[tuple[int, tuple[int, int], str]] = []
     for i, chunk in enumerate(sources):
         for span in sentences_of(chunk):
@@ -265,9 +273,9 @@ def rank_sentences(question_vec: np.ndarray | None, sources: Sequence[Chunk], em
     if not candidates:
         return []
     asked = [t for t in content_stems(question) if t not in FRAME_STEMS]
-    overlap = np.array([_overlap(asked, f"{sources[i].heading} {t}") for i, _, t in candidates])
+    overlap = np.array([_overlap(asked, f"{context(sources[i])} {t}") for i, _, t in candidates])
     if embed is not None and question_vec is not None:
-        texts = [f"{sources[i].heading}: {t}" if sources[i].heading else t for i, _, t in candidates]
+        texts = [f"{context(sources[i])}: {t}" if context(sources[i]) else t for i, _, t in candidates]
         scores = embed(texts) @ question_vec + LEXICAL_WEIGHT * overlap
     else:
         scores = overlap

@@ -23,7 +23,8 @@ SHORTHAND = frozenset("""
 im ive id ill youre youve youll theyre theyve thats whats hows whos wheres dont doesnt didnt cant
 wont isnt arent wasnt werent wouldnt couldnt shouldnt havent hasnt ppl u ur r pls plz thx ty idk
 tbh rn bc cuz coz abt gonna wanna gotta kinda sorta lol omg btw imo ya yall
-""".split())
+ve ll re
+""".split())  # the last line: what "I've", "they'll", "we're" leave once split at the apostrophe
 
 # Words a faithful paraphrase may add without changing what the source says.
 FRAME = frozenset("""

@@ -201,6 +201,23 @@ def test_chat_shorthand_is_never_what_a_question_is_about(judge, question):
     assert judge.focus_terms(question) == []
 
 
+def test_where_the_patient_heard_it_is_not_what_the_question_is_about(judge):
+    assert judge.focus_terms("i read online that psilocybin is found in mushrooms, is that true") == []
+    assert "tiktok" not in judge.focus_terms("my cousin saw on tiktok that ketamine works in hours")
+    assert "tiktok" in judge.focus_terms("is ketamine therapy on tiktok")  # the same word, asked about
+    assert judge.focus_terms("is ketamine offered online") == ["online"]  # asked about, not a source
+
+
+def test_a_contraction_leaves_no_fragment_to_be_a_term(judge):
+    assert judge.focus_terms("I've tried four antidepressants and we're lost, what is TRD") == []
+
+
+def test_a_contact_question_is_answered_by_the_contact_line_however_far(judge):
+    decision = judge.decide("how do i contact u guys if i have more questions", ranked(ONSET, FOOTER, score=0.2),
+                            close=False)
+    assert decision.answerable and decision.evidence[0].text == FOOTER
+
+
 def test_two_questions_in_one_message_are_split():
     assert question_parts("What is psilocybin and what does it do for depression?") == [
         "What is psilocybin", "what does it do for depression?"]

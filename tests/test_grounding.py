@@ -1,6 +1,6 @@
 import pytest
 
-from rag.grounding import check_support, ground, split_answer
+from rag.grounding import check_support, ground, rank_sentences, split_answer
 from rag.types import Chunk
 
 RAPID = ("Rapid Onset of Action: Unlike traditional antidepressants, which may take weeks to months to produce "
@@ -85,3 +85,18 @@ def test_heading_copies_and_fragments_are_not_claims():
     result = ground(f"{HEADING}: Rapid Onset of Action. Key points include: [1]. {HEADING}: Ketamine can induce "
                     "rapid antidepressant effects within hours to days [1].", SOURCES)
     assert [c.text for c in result.claims] == ["Ketamine can induce rapid antidepressant effects within hours to days."]
+
+
+def test_the_article_title_is_not_read_as_a_section_heading():
+    """Read under the article's title, an opening line about depression matched every question on
+    the article's topic; its own words must earn its place."""
+    title = "Ketamine Therapy For Resistant Depression"
+    opening = Chunk("c0", "doc", 0, 60, "Depression is a severe disorder that affects millions of people.",
+                    heading=title)
+    mechanism = Chunk("c1", "doc", 100, 170, "It acts on NMDA receptors and builds new connections.",
+                      heading="How ketamine works")
+    question = "how does ketamine therapy work"
+    without = rank_sentences(None, [opening, mechanism], question=question)
+    assert without[0].text.startswith("Depression")  # the title's words count for the opening line
+    ranked = rank_sentences(None, [opening, mechanism], question=question, titles={"doc": title})
+    assert ranked[0].text.startswith("It acts")
