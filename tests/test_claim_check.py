@@ -83,6 +83,9 @@ RARE = "In rare cases, the spray can cause a sudden rise in blood pressure."
 GROUP = "For people who have never exercised, short walks are generally safer than long runs."
 COUNT = "Sessions usually take place over two to three weeks with the two nurses who run the clinic."
 AND_CLAUSE = "Most people feel drowsy during the session, and this drowsiness generally fades within an hour."
+NAMED = "This approach, known as augmentation, does not mean that you have a psychotic illness."
+EITHER = "Walking, cycling or swimming may lift mood within a few weeks."
+PLAIN = "Walking, cycling or swimming lifts mood within a few weeks."
 
 
 @pytest.mark.parametrize("claim,source,supported", [
@@ -98,6 +101,9 @@ AND_CLAUSE = "Most people feel drowsy during the session, and this drowsiness ge
     ("Short walks are generally safer than long runs.", GROUP, False),       # "For people who ..." dropped
     ("Sessions usually take place with the three nurses who run the clinic.", COUNT, False),  # a number word
     ("This drowsiness generally fades within an hour.", AND_CLAUSE, True),   # the clause after ", and"
+    ("Augmentation does not mean that you have a psychotic illness.", NAMED, True),  # named by its appositive
+    ("Swimming may lift mood within a few weeks.", EITHER, True),            # one of "A, B or C" under "may"
+    ("Swimming lifts mood within a few weeks.", PLAIN, False),               # ... not of a plain "A, B or C"
 ])
 def test_shortenings_a_copying_decoder_writes(claim, source, supported):
     result = verify(claim, source)

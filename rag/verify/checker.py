@@ -392,9 +392,12 @@ def _check_prefix(src, segs, seg_of, first: int, aligned: list[int]) -> str | No
         # "While X remain ..., there is growing interest ..." -> "X remain ...": a concession
         # is asserted as much as the clause it leads to.
         cut = cut[1:]
+    if _named_by_appositive(cut):
+        return None  # "This approach, known as augmentation, does not ..." -> "Augmentation does not ..."
     if (w := _protected(cut)) is not None:
         return f"drops '{w}'"
-    if _subject_conjunct(cut):
+    hedged = any(src[j].text in MODALS - {"will", "would", "must", "should"} for j in aligned)
+    if _subject_conjunct(cut, hedged):
         return None
     content = [t.text for t in cut if t.text not in words.function and t.text not in words.auxiliary
                and t.text not in words.asserting_connective]
@@ -467,11 +470,27 @@ def _after_conjoined_clause(src: list[Token], start: int, first: int, cut: list[
     return cut
 
 
-def _subject_conjunct(cut: list[Token]) -> bool:
+NAMING = (("known", "as"), ("called",), ("referred", "to", "as"), ("termed",))
+
+
+def _named_by_appositive(cut: list[Token]) -> bool:
+    """The words left out are a description and the appositive naming it ("This approach, known
+    as [augmentation]"): the claim names the same thing by its name."""
+    texts = [t.text for t in cut]
+    for name in NAMING:
+        if len(texts) >= len(name) and tuple(texts[-len(name):]) == name:
+            described = texts[:-len(name)]
+            return len(described) <= 4 and not any(w in lexicon().scope for w in described)
+    return False
+
+
+def _subject_conjunct(cut: list[Token], hedged: bool = False) -> bool:
     """A leading "X and" of a shared subject ("Ketamine and esketamine act ..." -> "esketamine
-    acts ..."): a short run of plain words ending in "and"."""
+    acts ..."): a short run of plain words ending in "and"; or "X, Y or" when what follows is
+    hedged ("Journalling, drawing or talking ... may help" -> "Talking ... may help")."""
     words = lexicon()
-    return (1 < len(cut) <= 4 and cut[-1].text == "and"
+    last = cut[-1].text if cut else ""
+    return (1 < len(cut) <= 4 and (last == "and" or (last == "or" and hedged))
             and all(t.text not in words.auxiliary and t.text not in words.clause_start for t in cut[:-1]))
 
 
