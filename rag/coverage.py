@@ -127,7 +127,12 @@ _PREFERS = {
         re.compile(r"^\W*mechanisms? of action\b|\bacts? (?:primarily |mainly |mostly )?(?:as|on|by)\b|\breceptors?\b|"
                    r"\b(?:by|through) (?:modulating|blocking|increasing|boosting|binding|inhibiting|enhancing|"
                    r"stimulating|changing)\b|\bneurotransmitters?\b|\bsynaptic\b", re.IGNORECASE)),
+    "comparison": (
+        re.compile(r"\bvs\.?\b|\bversus\b|\bcompared? (?:to|with)\b|\bdifferen(?:ce|t) (?:between|from)\b|"
+                   r"\b(?:better|worse|faster|slower|safer) than\b", re.IGNORECASE),
+        re.compile(r"\bunlike\b|\bcompared (?:to|with)\b|\bthan\b|\bwhereas\b|\bdiffers?\b", re.IGNORECASE)),
 }
+PREFER_WINDOW = 8  # near sentences searched for one of the preferred kind
 ASK_NAMES = {"duration": "a duration", "amount": "an amount or dose", "share": "a share or rate", "count": "a number",
              "age": "an age", "service": "what the clinic itself offers"}
 
@@ -267,6 +272,24 @@ def _measured(question: str) -> str:
     return " ".join(parts)
 
 
+_VERSUS = re.compile(r"^\W*(?:what(?:'s| is) the )?(?:difference|differences) between (?P<a>.+?) and (?P<b>.+?)\W*$|"
+                     r"^(?P<c>.+?)\s+(?:vs\.?|versus|compared (?:to|with)|or)\s+(?P<d>.+?)"
+                     r"(?:[?,.]|\s+(?:which|whats|what's|what|how|who|is|are)\b|$)", re.IGNORECASE)
+
+
+def _compared(question: str) -> list[set[str]]:
+    """The two things a comparison sets side by side ("ketamine vs regular antidepressants",
+    "difference between X and Y"), as stems; empty when it is not one."""
+    if not re.search(r"\bvs\.?\b|\bversus\b|\bcompared (?:to|with)\b|\bdifference", question, re.IGNORECASE):
+        return []
+    m = _VERSUS.search(question)
+    if not m:
+        return []
+    a, b = (m.group("a"), m.group("b")) if m.group("a") else (m.group("c"), m.group("d"))
+    generic = {stem(w) for w in generic_words()}
+    return [set(content_stems(x)) - generic for x in (a, b)]
+
+
 def _second_word_end(question: str) -> int:
     """End of the subject in "Is psilocybin an opioid?": the guess starts after it."""
     spans = list(_WORD_SPAN.finditer(question))
@@ -395,6 +418,9 @@ class Answerability:
             return True  # the head itself or an article word it stands for ("pills" ▶ "medications")
         return not self._in_corpus(head) and any(stem(w) in said for w in rest)
 
+    def _compared(self, question: str) -> list[set[str]]:
+        return [s & self.stems for s in _compared(question) if s & self.stems]
+
     def _guessed_about(self, question: str) -> set[str]:
         """The article words naming what a guess is about ("*Ketamine* works like Prozac by
         boosting serotonin, yes?"): a sentence about it answers, not one that shares the guess's
@@ -410,18 +436,22 @@ class Answerability:
         yes?": a ketamine sentence, not a serotonin one), and of those, for a question on how
         something works, the ones that state a mechanism; otherwise the ranking stands."""
         subject = self._guessed_about(question)
+        sides = self._compared(question)
+        sides = sides if len(sides) == 2 else []
         # A message asking two things gets each part's best sentence later (the pipeline's per-part leads).
         single = len(question_parts(question)) < 2
         wants = [states for asks, states in _PREFERS.values() if single and asks.search(question)]
-        window = evidence[:EVIDENCE_WINDOW]
+        window = evidence[:PREFER_WINDOW]
 
-        def rank(r: Scored) -> tuple[bool, bool]:
-            about = not subject or bool(subject & set(content_stems(r.text)))
+        def rank(r: Scored) -> tuple[bool, bool, bool]:
+            said = set(content_stems(r.text))
+            both = not sides or all(side & said for side in sides)
+            about = not subject or bool(subject & said)
             stated = not wants or any(s.search(r.text) for s in wants)
-            return (not about, not stated)
+            return (not both, not about, not stated)
 
         lead = sorted(window, key=rank)  # stable: the ranking decides within each group
-        return lead + evidence[EVIDENCE_WINDOW:]
+        return lead + evidence[PREFER_WINDOW:]
 
     # --- the decision --------------------------------------------------------------------
     def decide(self, question: str, ranked: Sequence[Scored], close: bool = True,
@@ -472,7 +502,10 @@ _DEFINE = re.compile(r"^\W*(?:so\s+|and\s+|ok\s+)?(?:what(?:'s|s| is| are| was)|
                      r"^\W*what (?:does|do) (?P<abbr>[\w-]+) (?:mean|stand for)\W*$|"
                      # "what's the N in SNRI", "what does the S in SSRI stand for"
                      r"^\W*what(?:'s|s| is| does| do)? the \w{1,2} (?:in|of) (?P<letter_of>[A-Za-z]{2,8})"
-                     r"(?:\s+(?:stand for|mean|for))?\W*$", re.IGNORECASE)
+                     r"(?:\s+(?:stand for|mean|for))?\W*$|"
+                     # "is ketamine a psychedelic like LSD or something else": what it is answers it
+                     r"^\W*(?:so\s+|but\s+|and\s+)?(?:is|are)\s+(?P<is_term>[\w-]+)\s+(?:just\s+|basically\s+|really\s+"
+                     r"|actually\s+)?(?:an?|the same as|a kind of|a type of|a form of)\s", re.IGNORECASE)
 
 
 def defined_term(question: str) -> str | None:
@@ -480,7 +513,7 @@ def defined_term(question: str) -> str | None:
     m = _DEFINE.search(question.strip())
     if not m:
         return None
-    return next(g for g in m.group("term", "kind_term", "abbr", "letter_of") if g).lower()
+    return next(g for g in m.group("term", "kind_term", "abbr", "letter_of", "is_term") if g).lower()
 
 
 def defines(text: str, term: str) -> bool:

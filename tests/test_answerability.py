@@ -190,6 +190,20 @@ def test_the_contact_footer_answers_only_a_question_about_reaching_the_clinic(ju
     assert FOOTER not in [e.text for e in judge.decide("what's an SNRI?", ranked(ONSET, FOOTER)).evidence]
 
 
+def test_a_comparison_leads_with_a_sentence_that_compares_both_sides(judge):
+    general = "Ketamine has remarkable antidepressant properties in people with TRD."
+    question = "ketamine vs regular antidepressants whats the difference"
+    decision = judge.decide(question, ranked(general, ANESTHESIA, ONSET))
+    assert decision.evidence[0].text == ONSET  # names both and says how they differ
+    assert judge.decide("what is ketamine", ranked(general, ONSET)).evidence[0].text == general  # no comparison
+
+
+def test_is_x_a_y_asks_what_x_is():
+    assert defined_term("is ketamine a psychedelic like LSD or something else") == "ketamine"
+    assert defined_term("so is MDMA basically the same as ecstasy?") == "mdma"
+    assert defined_term("is ketamine safe") is None
+
+
 def test_a_letter_of_an_acronym_asks_for_its_definition():
     assert defined_term("what's the N in SNRI") == "snri"
     assert defined_term("what does the S in SSRI stand for") == "ssri"
