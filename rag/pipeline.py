@@ -150,7 +150,9 @@ class Pipeline:
                 yield from finish(Answer(verdict.reply or self.messages.decline_offtopic, "declined",
                                          notice=verdict.footer or net))
                 return
-            if not verdict.risk and small_talk(question):
+            # A bare greeting or thanks holds no risk content (a risk score on "Hi" is noise on two
+            # letters); a crisis reply was decided above, whatever the message.
+            if small_talk(question):
                 yield from finish(Answer(self.messages.small_talk, "declined", reason=SMALL_TALK))
                 return
             footer = verdict.footer

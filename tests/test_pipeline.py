@@ -205,6 +205,24 @@ def test_a_greeting_or_thanks_gets_a_welcome_not_a_refusal_and_is_no_content_gap
     assert STATUS_LABEL["declined"] not in render_answer(answer)  # a welcome is no refusal
 
 
+class _WatchLevel:
+    """A crisis classifier that sees a risk signal, not a crisis, in every message."""
+
+    threshold, watch = 0.8, 0.4
+
+    def score(self, message: str) -> float:
+        return 0.5
+
+
+def test_a_bare_greeting_is_welcomed_even_with_a_noisy_risk_score(settings, store, embedder):
+    from rag.safety import SafetyGate
+
+    pipeline = make(settings, store, embedder)
+    pipeline.gate = SafetyGate(pipeline.messages, _WatchLevel())
+    assert pipeline.ask("Hi").reason == "small talk"  # not "not covered" with crisis lines under it
+    assert pipeline.ask("I want to die").status == "crisis"  # the crisis decision still comes first
+
+
 @pytest.mark.parametrize("message,status", [
     ("Hi, how quickly does ketamine work for depression?", "answered"),  # a greeting with a question
     ("hi i want to kill myself", "crisis"),
