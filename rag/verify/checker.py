@@ -538,7 +538,7 @@ def _own_clause(seg: Segment, src: list[Token]) -> bool:
 
 
 EXAMPLE_MARKERS = (("such", "as"), ("including",), ("particularly",), ("especially",), ("e", "g"),
-                   ("for", "example"), ("notably",), ("like",))
+                   ("for", "example"), ("notably",))  # not "like": "looks like", "feel like" are no lists
 MAX_EARLIER_EXAMPLE_WORDS = 8
 
 
@@ -557,10 +557,10 @@ def _example_jump(dropped: list[Token]) -> bool:
         category, earlier = words_[:i], words_[i + n:]
         if any(t.text in lexicon().scope and t.text not in ("some", "certain", "many") for t in category):
             return False
-        if earlier and (texts[-1] not in ("and", "or") or len(earlier) > MAX_EARLIER_EXAMPLE_WORDS
-                        or any(t.text in lexicon().auxiliary or t.text in MODALS for t in earlier)):
-            list_ends = dropped and dropped[-1].text == "," and len(earlier) <= MAX_EARLIER_EXAMPLE_WORDS
-            if not list_ends:
+        if earlier:  # earlier examples of the same list, ending where the kept one begins
+            joined = texts[-1] in ("and", "or") or dropped[-1].text == ","
+            plain = not any(t.text in lexicon().auxiliary or t.text in MODALS for t in earlier)
+            if not (joined and plain and len(earlier) <= MAX_EARLIER_EXAMPLE_WORDS):
                 return False
         return True
     return False
