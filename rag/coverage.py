@@ -418,8 +418,10 @@ class Answerability:
             return True  # the head itself or an article word it stands for ("pills" ▶ "medications")
         return not self._in_corpus(head) and any(stem(w) in said for w in rest)
 
-    def _compared(self, question: str) -> list[set[str]]:
-        return [s & self.stems for s in _compared(question) if s & self.stems]
+    def _compared_sides(self, question: str) -> list[set[str]]:
+        """Both sides of a comparison, as article stems; empty unless both are article words."""
+        sides = [s & self.stems for s in _compared(question) if s & self.stems]
+        return sides if len(sides) == 2 else []
 
     def _guessed_about(self, question: str) -> set[str]:
         """The article words naming what a guess is about ("*Ketamine* works like Prozac by
@@ -432,12 +434,12 @@ class Answerability:
         return {t for t in content_stems(question[:guess[0]]) if t in self.stems and t not in generic}
 
     def _preferred(self, question: str, evidence: list[Scored]) -> list[Scored]:
-        """The near sentences about what a guess is about lead ("Ketamine works like Prozac,
-        yes?": a ketamine sentence, not a serotonin one), and of those, for a question on how
-        something works, the ones that state a mechanism; otherwise the ranking stands."""
+        """Of the near sentences, those naming both sides of a comparison lead, then those about
+        what a guess is about ("Ketamine works like Prozac, yes?": a ketamine sentence, not a
+        serotonin one), then those stating the kind asked for (a mechanism for "how does it
+        work", a difference for "X vs Y"); within each group the ranking stands."""
         subject = self._guessed_about(question)
-        sides = self._compared(question)
-        sides = sides if len(sides) == 2 else []
+        sides = self._compared_sides(question)
         # A message asking two things gets each part's best sentence later (the pipeline's per-part leads).
         single = len(question_parts(question)) < 2
         wants = [states for asks, states in _PREFERS.values() if single and asks.search(question)]
@@ -478,8 +480,8 @@ class Answerability:
         if not naming:
             evidence = self._preferred(question, evidence)
         best = evidence[0]
-        naming = naming or footer  # "how do I reach you?" is answered by the contact line, however far
-        if not close and not naming and best.score < self.min_support + 0.1:
+        anchored = bool(naming or footer)  # named, or the contact line: answers however far the scores
+        if not close and not anchored and best.score < self.min_support + 0.1:
             return Decision(False, "no passage is close to the question")
         kind = asks_for(question)
         if kind:
@@ -491,7 +493,7 @@ class Answerability:
             if not stating:
                 return Decision(False, f"no passage states {ASK_NAMES[kind]}", (), kind)
             evidence = stating + [r for r in evidence if r not in stating]
-        if best.score < self.min_support and not naming:
+        if best.score < self.min_support and not anchored:
             return Decision(False, f"the closest passage is too far from the question ({best.score:.2f})", (), kind)
         return Decision(True, "a passage states it", tuple(evidence), kind)
 

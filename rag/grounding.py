@@ -260,9 +260,7 @@ def rank_sentences(question_vec: np.ndarray | None, sources: Sequence[Chunk], em
     question about ketamine or psychedelics.
     """
     titles = titles or {}
-
-    def context(chunk: Chunk) -> str:
-        return "" if chunk.heading == titles.get(chunk.doc_id) else chunk.heading
+    heads = ["" if c.heading == titles.get(c.doc_id) else c.heading for c in sources]
 
     candidates: list[tuple[int, tuple[int, int], str]] = []
     for i, chunk in enumerate(sources):
@@ -273,9 +271,9 @@ def rank_sentences(question_vec: np.ndarray | None, sources: Sequence[Chunk], em
     if not candidates:
         return []
     asked = [t for t in content_stems(question) if t not in FRAME_STEMS]
-    overlap = np.array([_overlap(asked, f"{context(sources[i])} {t}") for i, _, t in candidates])
+    overlap = np.array([_overlap(asked, f"{heads[i]} {t}") for i, _, t in candidates])
     if embed is not None and question_vec is not None:
-        texts = [f"{context(sources[i])}: {t}" if context(sources[i]) else t for i, _, t in candidates]
+        texts = [f"{heads[i]}: {t}" if heads[i] else t for i, _, t in candidates]
         scores = embed(texts) @ question_vec + LEXICAL_WEIGHT * overlap
     else:
         scores = overlap

@@ -32,6 +32,7 @@ __all__ = ["Check", "verify"]
 MIN_CONTENT_WORDS = 3  # "Ketamine works." is too little to check against anything
 PRONOUNS = frozenset({"it", "they", "them"})
 MODALS = frozenset({"may", "might", "can", "could", "would", "should", "must", "will"})
+HEDGING_MODALS = frozenset({"may", "might", "can", "could"})  # what follows them is possible, not asserted
 MAX_SUBJECT_WORDS = 4
 # Clauses these open have their own predicate: what conditions them does not condition the one before.
 OWN_CLAUSE_STARTERS = frozenset({"which", "who", "whom", "whose", "although", "though", "while", "whereas", "but",
@@ -396,7 +397,7 @@ def _check_prefix(src, segs, seg_of, first: int, aligned: list[int]) -> str | No
         return None  # "This approach, known as augmentation, does not ..." -> "Augmentation does not ..."
     if (w := _protected(cut)) is not None:
         return f"drops '{w}'"
-    hedged = any(src[j].text in MODALS - {"will", "would", "must", "should"} for j in aligned)
+    hedged = any(src[j].text in HEDGING_MODALS for j in aligned)
     if _subject_conjunct(cut, hedged):
         return None
     content = [t.text for t in cut if t.text not in words.function and t.text not in words.auxiliary
@@ -537,9 +538,14 @@ def _own_clause(seg: Segment, src: list[Token]) -> bool:
                                        for t in src[seg.start:seg.end])
 
 
-EXAMPLE_MARKERS = (("such", "as"), ("including",), ("particularly",), ("especially",), ("e", "g"),
-                   ("for", "example"), ("notably",))  # not "like": "looks like", "feel like" are no lists
 MAX_EARLIER_EXAMPLE_WORDS = 8
+
+
+def _marker_at(texts: list[str]) -> tuple[int, int] | None:
+    """(start, length) of the last example marker ("such as", "including" ...) in ``texts``."""
+    found = [(i, len(m)) for m in lexicon().example_markers for i in range(len(texts) - len(m) + 1)
+             if tuple(texts[i:i + len(m)]) == m]
+    return max(found) if found else None
 
 
 def _example_jump(dropped: list[Token]) -> bool:
@@ -548,22 +554,18 @@ def _example_jump(dropped: list[Token]) -> bool:
     of the category is said of the example. Not across a negation or a restriction."""
     words_ = [t for t in dropped if not t.punct]
     texts = [t.text for t in words_]
-    for marker in EXAMPLE_MARKERS:
-        n = len(marker)
-        at = [i for i in range(len(texts) - n + 1) if tuple(texts[i:i + n]) == marker]
-        if not at:
-            continue
-        i = at[-1]
-        category, earlier = words_[:i], words_[i + n:]
-        if any(t.text in lexicon().scope and t.text not in ("some", "certain", "many") for t in category):
-            return False
-        if earlier:  # earlier examples of the same list, ending where the kept one begins
-            joined = texts[-1] in ("and", "or") or dropped[-1].text == ","
-            plain = not any(t.text in lexicon().auxiliary or t.text in MODALS for t in earlier)
-            if not (joined and plain and len(earlier) <= MAX_EARLIER_EXAMPLE_WORDS):
-                return False
-        return True
-    return False
+    marker = _marker_at(texts)
+    if marker is None:
+        return False
+    i, n = marker
+    category, earlier = words_[:i], words_[i + n:]
+    if any(t.text in lexicon().scope and t.text not in ("some", "certain", "many") for t in category):
+        return False
+    if earlier:  # earlier examples of the same list, ending where the kept one begins
+        joined = texts[-1] in ("and", "or") or dropped[-1].text == ","
+        plain = not any(t.text in lexicon().auxiliary or t.text in MODALS for t in earlier)
+        return joined and plain and len(earlier) <= MAX_EARLIER_EXAMPLE_WORDS
+    return True
 
 
 def _list_items_dropped(src: list[Token], p: int, q: int) -> bool:
@@ -581,14 +583,12 @@ def _list_items_dropped(src: list[Token], p: int, q: int) -> bool:
     if not joined or any(t.text in words.auxiliary or t.text in MODALS or t.text in words.clause_start
                          or t.text in words.scope or t.text == "not" for t in dropped):
         return False
-    back = [t.text for t in src[max(0, p - MAX_EARLIER_EXAMPLE_WORDS):p + 1]]
-    example = any(tuple(back[i:i + len(m)]) == m for m in EXAMPLE_MARKERS for i in range(len(back)))
-    if example:
-        return True
+    if _marker_at([t.text for t in src[max(0, p - MAX_EARLIER_EXAMPLE_WORDS):p + 1]]) is not None:
+        return True  # among examples
     if "or" not in texts and texts[-1] != "or":
         return False  # an "and" list without a modal is a conjunct, judged as such
     clause = [t.text for t in src[max(0, p - 12):p + 1] if not t.punct]
-    return any(w in MODALS - {"will", "would", "must", "should"} or w in ("not", "never") for w in clause)
+    return any(w in HEDGING_MODALS or w in ("not", "never") for w in clause)
 
 
 def _check_gaps(src, segs, seg_of, aligned: list[int], spare: frozenset[str] = frozenset()) -> str | None:

@@ -25,6 +25,7 @@ class Lexicon:
     condition: frozenset[str]
     restricted_group: frozenset[str]
     emphasis: frozenset[str]
+    example_markers: tuple[tuple[str, ...], ...]  # the emphasis words as token sequences ("such", "as")
     clause_start: frozenset[str]
     clause_start_after_comma: frozenset[str]
     asserting_connective: frozenset[str]
@@ -51,7 +52,9 @@ def lexicon() -> Lexicon:
         protected=frozenset(stem(x) for x in w["protected"] if not x.endswith("ly")) | frozenset(w["protected"]),
         strengthening=frozenset(w["strengthening"]), condition=frozenset(w["condition"]),
         restricted_group=frozenset(w["restricted_group"]),
-        emphasis=frozenset(w["emphasis"]), clause_start=frozenset(w["clause_start"]),
+        emphasis=frozenset(w["emphasis"]),
+        example_markers=tuple(tuple(t.text for t in tokenize(m) if not t.punct) for m in w["emphasis"]),
+        clause_start=frozenset(w["clause_start"]),
         clause_start_after_comma=frozenset(w["clause_start_after_comma"]),
         asserting_connective=frozenset(w["asserting_connective"]), concessive=frozenset(w["concessive"]),
         scope=frozenset(w["scope"]),

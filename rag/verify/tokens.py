@@ -19,6 +19,7 @@ __all__ = ["Segment", "Token", "segments", "strip_list_number", "tokenize"]
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+(?:[’'](?:s|t|re|ve|ll|d|m)\b)?|[,;:()\[\]—–]|(?<=\s)-(?=\s)",
                     re.UNICODE)
 _LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.)]\s+")
+COUNT_WORDS = NUMBER_WORDS - {"once", "percent"}  # "once" starts a condition
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,6 @@ def tokenize(text: str) -> list[Token]:
         # "two therapists" is a quantity like "2 therapists": kept, never swapped for another
         out.append(Token(raw, raw, s, e, number=True) if raw in COUNT_WORDS else Token(raw, stem(raw), s, e))
     return out
-
-
-COUNT_WORDS = NUMBER_WORDS - {"once", "percent"}  # "once" starts a condition
 
 
 @dataclass(frozen=True)
