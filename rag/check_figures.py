@@ -106,7 +106,7 @@ def _claim_rows(claims: Mapping) -> list[list[str]]:
     return rows
 
 
-CRISIS_HEAD = ["detector", "frozen test: recall", "frozen test: false crisis", "dev (out of fold): recall",
+CRISIS_HEAD = ["detector", "frozen test: recall", "frozen test: false crisis", "dev (held out): recall",
                "dev: false crisis"]
 CLAIM_HEAD = ["part", "check", "false claims accepted", "worst kind", "true accepted: verbatim and compressions",
               "... of those in the source's own words (n)", "true accepted: paraphrases and reorderings",

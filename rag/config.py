@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     # Safety.
     crisis_classifier: bool = Field(default=True, description="the learned crisis detector beside the rules "
                                     "(trained at start-up from rag/safety/data/crisis_train.jsonl)")
+    crisis_encoder: bool = Field(default=True, description="average in the fine-tuned crisis encoder when "
+                                 "`make crisis-model` has trained it into the cache folder")
 
     # Limits and wording.
     max_question_chars: int = 1000

@@ -94,7 +94,8 @@ class Pipeline:
         if not self.settings.crisis_classifier:
             return None
         try:
-            return CrisisClassifier.fit(self.embedder, cache_dir=self.settings.cache_dir, rules=crisis_rules_fire)
+            return CrisisClassifier.fit(self.embedder, cache_dir=self.settings.cache_dir, rules=crisis_rules_fire,
+                                        use_encoder=self.settings.crisis_encoder)
         except Exception:  # noqa: BLE001 - the gate must start, with the rules, whatever happens here
             log.exception("crisis classifier could not be trained; the rules alone detect crises")
             return None

@@ -162,10 +162,13 @@ def test_the_broad_net_alone_needs_the_classifiers_risk_signal_for_the_crisis_re
 
 @pytest.fixture(scope="module")
 def real_gate(tmp_path_factory):
+    from rag.config import Settings
     from rag.embedding import make_embedder
 
+    # The shipped detector: the default cache holds the fine-tuned encoder (`make crisis-model`).
     embedder = make_embedder("packaged")
-    clf = CrisisClassifier.fit(embedder, cache_dir=tmp_path_factory.mktemp("cache"), rules=crisis_rules_fire)
+    clf = CrisisClassifier.fit(embedder, cache_dir=Settings(_env_file=None).cache_dir, rules=crisis_rules_fire)
+    assert clf.encoder is not None, "run `make crisis-model` first"
     return SafetyGate(default_messages(), clf)
 
 
@@ -225,7 +228,7 @@ def test_frozen_test_figures_hold(real_gate):
     from rag.safety.measure import detector_figures
 
     figures = detector_figures(real_gate)
-    assert figures["gate"]["recall"] >= 0.93 and figures["gate"]["false_crisis"] <= 0.05
+    assert figures["gate"]["recall"] >= 0.97 and figures["gate"]["false_crisis"] <= 0.05
     assert figures["crisis_lines_shown"]["recall"] >= 0.98
     assert figures["gate"]["recall"] > figures["rules"]["recall"]  # the classifier adds what rules miss
 
@@ -259,9 +262,9 @@ def real_client(tmp_path_factory):
     from rag.config import Settings
     from rag.service import build_pipeline
 
-    settings = Settings(generator="extractive", rate_limit_per_minute=0, _env_file=None,
-                        cache_dir=tmp_path_factory.mktemp("cache"))
+    settings = Settings(generator="extractive", rate_limit_per_minute=0, _env_file=None)  # the shipped cache
     pipeline = build_pipeline(settings)
+    assert pipeline.gate.classifier.encoder is not None, "run `make crisis-model` first"
     with TestClient(create_app(settings, pipeline)) as client:
         yield client
 
