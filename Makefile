@@ -31,7 +31,7 @@ index: $(STAMP)
 # The fine-tuned crisis encoder (about 5 min on 2 cores, fixed seed), trained once per training
 # file into .cache; without it the crisis gate runs on its rules and logistic regression.
 crisis-model: $(STAMP)
-	$(BIN)/python -m rag.safety.encoder
+	$(BIN)/python -m rag train-crisis-encoder
 
 run: index crisis-model
 	$(BIN)/python app.py --host $(HOST) --port $(PORT)

@@ -1,5 +1,5 @@
-"""Command line: ``python -m rag ask [--json] "question" ...``, ``python -m rag verify --jsonl FILE``
-and ``python -m rag gaps``."""
+"""Command line: ``python -m rag ask [--json] "question" ...``, ``python -m rag verify --jsonl FILE``,
+``python -m rag gaps`` and ``python -m rag train-crisis-encoder``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("verify", help="check claims against sources with the grounding check, one JSON line each")
     check.add_argument("--jsonl", required=True,
                        help='a file of lines {"claim": "...", "source": "..."}, or - for standard input')
+    train = sub.add_parser("train-crisis-encoder", help="fine-tune the crisis encoder (make crisis-model)")
+    train.add_argument("--cache-dir", help="where to save it (default: the cache_dir setting)")
+    train.add_argument("--force", action="store_true", help="train again even if it exists")
     args = parser.parse_args(argv)
+    if args.command == "train-crisis-encoder":
+        from .safety.encoder import main as train_encoder
+
+        return train_encoder((["--cache-dir", args.cache_dir] if args.cache_dir else []) + (["--force"] * args.force))
     if args.command == "verify":
         return _verify(args.jsonl)
     if args.command == "gaps":

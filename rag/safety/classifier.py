@@ -1,4 +1,5 @@
-"""The learned crisis detector: logistic regression over sentence embeddings and character n-grams.
+"""The learned crisis detector: logistic regression over sentence embeddings and character
+n-grams, averaged with MiniLM fine-tuned on the same file (``encoder.py``) when it was trained.
 
 Why a second detector: the rules match wordings someone foresaw; a person in crisis writes
 in their own ("there's a loaded gun in my drawer", "I can't promise I'll be safe tonight").
@@ -10,13 +11,14 @@ words matter together ("the package", "last legs"), which raised out-of-fold rec
 false-crisis rate by about two points. One linear model over all three, trained at start-up from
 ``data/crisis_train.jsonl`` (examples organised by risk category, with hard negatives:
 questions about suicide as a topic, idioms, medication questions) in about a second once the
-training vectors are cached; nothing is downloaded.
+training vectors are cached; nothing is downloaded. The fine-tuned encoder reads risk where
+the frozen embedding reads topic; the two averaged catch more crises than either alone.
 
-The threshold is chosen on out-of-fold scores (5-fold cross-validation over the training
-file), never on the frozen test file in ``eval/safety/``: the lowest threshold at which the
-rules and the classifier together mistake at most 5% of the held-out safe examples for a
-crisis. A lower ``watch`` threshold marks messages with a risk signal: their refusals and
-answers carry the crisis lines.
+The threshold is chosen on held-out scores, never on the frozen test files in ``eval/safety/``:
+for the logistic regression alone, 5-fold out-of-fold scores of the training file, the lowest
+threshold at which the rules and the classifier together mistake at most 5% of the held-out
+safe examples for a crisis; for the average, see ``_threshold_report``. A lower ``watch``
+threshold marks messages with a risk signal: their refusals and answers carry the crisis lines.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ WORDS = (1, 2)  # word n-grams
 MAX_FALSE_CRISIS = 0.05  # out-of-fold false-crisis rate (rules and classifier together) allowed
 WATCH_RATIO = 0.5  # the risk-signal threshold, as a share of the crisis threshold
 _FITTED: dict[str, tuple] = {}  # trained models of this process, by data, rules, embedder and budget
+_ENCODERS: dict[Path, CrisisEncoder] = {}  # fine-tuned encoders this process loaded, by folder
 VERSION = 6  # bump when the features or the training change: cached thresholds are then recomputed
 
 
@@ -95,7 +98,7 @@ class CrisisClassifier:
     model: _Model
     threshold: float
     watch: float
-    report: dict = field(default_factory=dict)  # out-of-fold figures, for the evaluation report
+    report: dict = field(default_factory=dict)  # held-out figures, for the evaluation report
     encoder: CrisisEncoder | None = None  # the fine-tuned encoder, averaged in when it was trained
 
     def score(self, message: str) -> float:
@@ -164,10 +167,13 @@ def _find_encoder(data_file: Path, cache_dir: Path | None) -> CrisisEncoder | No
     """The fine-tuned encoder for ``data_file`` in ``cache_dir``, if it was trained and matches."""
     if cache_dir is None:
         return None
-    encoder = CrisisEncoder.load(encoder_dir(cache_dir, data_file))
+    folder = encoder_dir(cache_dir, data_file).resolve()
+    encoder = _ENCODERS.get(folder) or CrisisEncoder.load(folder)
     if encoder is not None and encoder.manifest.get("examples") != len(load_examples(data_file)[0]):
         log.warning("the crisis encoder in %s was trained on other data; not used", cache_dir)
         return None
+    if encoder is not None:
+        _ENCODERS[folder] = encoder
     return encoder
 
 

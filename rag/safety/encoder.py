@@ -8,7 +8,7 @@ itself towards risk. On the five frozen crisis test files the two models average
 crises at a lower false-crisis rate than either alone (README, "Safety and privacy").
 
 Training takes about five minutes on two CPU cores, so it is not done at start-up:
-``make crisis-model`` (``python -m rag.safety.encoder``) trains it reproducibly (fixed seed,
+``make crisis-model`` (``python -m rag train-crisis-encoder``) trains it reproducibly (fixed seed,
 fixed split, one thread per step order) into the cache folder, named by a hash of the training
 file, the base model and this module's settings. Without it the gate runs on the rules and the
 logistic regression, and says so in the log.
@@ -189,7 +189,7 @@ def train(data_file: Path, out_dir: Path, base: Path | None = None, epochs: int 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m rag.safety.encoder``: train the encoder for the default settings, unless it exists."""
+    """``python -m rag train-crisis-encoder``: train the encoder for the default settings, unless it exists."""
     import argparse
 
     from ..config import Settings
@@ -209,6 +209,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"crisis encoder saved: {folder}")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
