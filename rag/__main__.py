@@ -25,9 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--force", action="store_true", help="train again even if it exists")
     args = parser.parse_args(argv)
     if args.command == "train-crisis-encoder":
-        from .safety.encoder import main as train_encoder
+        from pathlib import Path
 
-        return train_encoder((["--cache-dir", args.cache_dir] if args.cache_dir else []) + (["--force"] * args.force))
+        from .config import Settings
+        from .safety.encoder import ensure_trained
+
+        ensure_trained(Path(args.cache_dir) if args.cache_dir else Settings().cache_dir, force=args.force)
+        return 0
     if args.command == "verify":
         return _verify(args.jsonl)
     if args.command == "gaps":

@@ -169,7 +169,8 @@ def _find_encoder(data_file: Path, cache_dir: Path | None) -> CrisisEncoder | No
         return None
     folder = encoder_dir(cache_dir, data_file).resolve()
     encoder = _ENCODERS.get(folder) or CrisisEncoder.load(folder)
-    if encoder is not None and encoder.manifest.get("examples") != len(load_examples(data_file)[0]):
+    data_sha = hashlib.sha256(Path(data_file).read_bytes()).hexdigest()
+    if encoder is not None and encoder.manifest.get("data_sha256") != data_sha:
         log.warning("the crisis encoder in %s was trained on other data; not used", cache_dir)
         return None
     if encoder is not None:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CrisisEncoder", "base_model", "encoder_dir", "train", "validation_split"]
+__all__ = ["CrisisEncoder", "base_model", "encoder_dir", "ensure_trained", "train", "validation_split"]
 
 log = logging.getLogger("rag.safety")
 SEED = 0
@@ -188,24 +188,17 @@ def train(data_file: Path, out_dir: Path, base: Path | None = None, epochs: int 
     return out_dir
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m rag train-crisis-encoder``: train the encoder for the default settings, unless it exists."""
-    import argparse
-
-    from ..config import Settings
+def ensure_trained(cache_dir: Path, force: bool = False) -> Path:
+    """Train the encoder for the shipped training file into ``cache_dir`` unless it is there
+    (``python -m rag train-crisis-encoder``, ``make crisis-model``)."""
     from .classifier import DATA_FILE
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache-dir", type=Path, default=Settings().cache_dir)
-    parser.add_argument("--force", action="store_true", help="train again even if the folder exists")
-    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", force=True)
-    folder = encoder_dir(args.cache_dir, DATA_FILE)
-    if (folder / "manifest.json").exists() and not args.force:
+    folder = encoder_dir(cache_dir, DATA_FILE)
+    if (folder / "manifest.json").exists() and not force:
         print(f"crisis encoder up to date: {folder}")
-        return 0
+        return folder
     print(f"training the crisis encoder on {DATA_FILE.name} (about five minutes on two cores) ...")
     train(DATA_FILE, folder)
     print(f"crisis encoder saved: {folder}")
-    return 0
-
+    return folder
