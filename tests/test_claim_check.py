@@ -110,6 +110,36 @@ def test_shortenings_a_copying_decoder_writes(claim, source, supported):
     assert result.supported is supported, result.reason
 
 
+CONTRAST = "Some patients feel better within a day, whereas others only benefit after the third infusion."
+LIKE = "Ketamine acts on glutamate rather than on serotonin like most traditional antidepressants."
+NOT_LIKE = "Ketamine is not addictive like opioids when it is given at the clinic."
+EITHER_WHEN = "When an SSRI is reduced or stopped, some people feel dizzy for a few days."
+ONLY_OR = "Psilocybin sessions are only offered in research studies or at licensed centres."
+NOT_OR = "We do not recommend stopping or reducing antidepressants without advice."
+CERTAIN = ("Esketamine is not suitable for everyone, and people with certain heart conditions or a history of "
+           "stroke are generally not offered it.")
+TAPER = "Lithium levels are checked often, and patients are asked to taper it off slowly if they stop."
+RARE_END = "Ketamine can be given to adults with depression, or to adolescents in rare cases."
+
+
+@pytest.mark.parametrize("claim,source,supported", [
+    ("Other patients only benefit after the third infusion.", CONTRAST, True),   # "others" of "some patients"
+    ("Some patients only benefit after the third infusion.", CONTRAST, True),
+    ("Other patients feel better within a day.", CONTRAST, False),               # not the clause "others" opens
+    ("Ketamine acts on glutamate rather than on serotonin.", LIKE, True),        # a trailing comparison goes
+    ("Ketamine is not addictive.", NOT_LIKE, False),                             # ... not after a negation
+    ("When an SSRI is stopped, some people feel dizzy for a few days.", EITHER_WHEN, True),  # one alternative
+    ("Psilocybin sessions are only offered in research studies.", ONLY_OR, False),  # "only A or B" is not "only A"
+    ("We do not recommend stopping antidepressants without advice.", NOT_OR, True),  # one alternative under "not"
+    ("People with a history of stroke are generally not offered esketamine.", CERTAIN, True),  # with its "certain"
+    ("Patients are asked to taper off lithium slowly if they stop.", TAPER, False),  # "it" is not the first subject
+    ("Ketamine can be given to adolescents.", RARE_END, False),                  # "in rare cases" kept at the end
+])
+def test_references_alternatives_and_comparisons(claim, source, supported):
+    result = verify(claim, source)
+    assert result.supported is supported, result.reason
+
+
 def test_a_claim_too_short_to_check_is_rejected():
     assert verify("Ketamine works.", "Ketamine works.").reason == "too short to be a claim"
 

@@ -31,6 +31,7 @@ __all__ = ["Check", "verify"]
 
 MIN_CONTENT_WORDS = 3  # "Ketamine works." is too little to check against anything
 PRONOUNS = frozenset({"it", "they", "them"})
+PARTICLES = frozenset({"off", "up", "out", "away", "down", "back"})  # of a phrasal verb, "taper them off"
 MODALS = frozenset({"may", "might", "can", "could", "would", "should", "must", "will"})
 HEDGING_MODALS = frozenset({"may", "might", "can", "could"})  # what follows them is possible, not asserted
 MAX_SUBJECT_WORDS = 4
@@ -68,7 +69,7 @@ def verify(claim: str, source: str) -> Check:
         text, shift = strip_list_number(source[start:end])
         tokens = tokenize(text)
         subject = _subject(tokens)
-        for variant in (text, *_resolved(text, tokens, subject, previous_subject, claim_keys),
+        for variant in (text, *_resolved(text, tokens, subject, previous_subject, c_tokens),
                         *_fronted_moved(text, tokens, claim_keys)):
             result = _against_sentence(c_tokens, variant)
             if result is None:
@@ -102,15 +103,28 @@ def _subject(tokens: list[Token]) -> list[Token]:
 
 
 def _resolved(sentence: str, tokens: list[Token], own: list[Token], previous_subject: list[Token],
-              claim_keys: set[str]) -> list[str]:
+              claim: list[Token]) -> list[str]:
     """The sentence with one "it", "they" or "them" replaced by its likely antecedent: the
     subject this sentence opens with (for a pronoun in a later clause) or the previous
-    sentence's subject. Only where the claim names that antecedent, so "It may also be used
-    for catatonia" after "ECT is ..." supports "ECT may also be used for catatonia"; the
-    claim must still align with the rest of the sentence like any other."""
+    sentence's subject; and "others" read as "other patients" after "some patients". Only
+    where the claim names that antecedent, so "It may also be used for catatonia" after "ECT
+    is ..." supports "ECT may also be used for catatonia"; the claim must still align with the
+    rest of the sentence like any other. A noun phrase further back is not tried: "taper them
+    off" after "SSRIs ... dampen the effects of psilocybin" has three candidates and no way
+    here to tell which is meant."""
     function = lexicon().function
+    claim_keys = {t.key for t in claim}
     out = []
-    for tok in tokens:
+    for i, tok in enumerate(tokens):
+        if tok.text == "others":
+            # "Some patients improve within a day, whereas others ..." -> "Other patients ...":
+            # the others are others of the group "some" picked out earlier in the sentence
+            groups = {b.key: b.text for a, b in zip(tokens[:i], tokens[1:i], strict=False)
+                      if a.text in ("some", "many", "most") and not b.punct}
+            for lead, noun in zip(claim, claim[1:], strict=False):
+                if lead.text in ("other", "some") and noun.key in groups:
+                    out.append(f"{sentence[:tok.start]}{lead.text} {groups[noun.key]}{sentence[tok.end:]}")
+            continue
         if tok.text not in PRONOUNS:
             continue
         before = own if own and own[-1].end <= tok.start else []
@@ -118,7 +132,9 @@ def _resolved(sentence: str, tokens: list[Token], own: list[Token], previous_sub
             if antecedent and all(t.key in claim_keys for t in antecedent if t.text not in function):
                 name = " ".join(t.text for t in antecedent)
                 out.append(sentence[:tok.start] + name + sentence[tok.end:])
-                break
+                nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+                if nxt is not None and nxt.text in PARTICLES:  # "taper them off" -> "taper off SSRIs"
+                    out.append(f"{sentence[:tok.start]}{nxt.text} {name}{sentence[nxt.end:]}")
     return out
 
 
@@ -512,9 +528,17 @@ def _check_suffix(src, segs, seg_of, last: int) -> str | None:
     tail = [t for t in src[last + 1:segs[n].end] if not t.punct]
     # A claim may stop before the end of its clause; it may not drop what restricts or
     # reverses what it kept ("in some patients", "not", "only"). A conjoined predicate after
-    # it ("... and often last one to two weeks") goes whole, its numbers with it.
+    # it ("... and often last one to two weeks", "... and never without advice") goes whole,
+    # its numbers and its own negation with it.
     conjunct = bool(tail) and tail[0].text == "and"
-    if (w := next((t.text for t in tail if t.text in words.scope or (t.number and not conjunct)), None)) is not None:
+    kept = [t.text for t in src[segs[n].start:last + 1]]
+    if tail and tail[0].text in COMPARISONS:
+        if any(w in NEGATIONS for w in kept):
+            return f"drops the comparison '{' '.join(t.text for t in tail)}'"  # "not addictive like opioids"
+        tail = []  # "... rather than on serotonin like most antidepressants": said of the others
+    if tail and tail[0].text == "or" and "only" in kept:
+        return f"drops the alternative '{' '.join(t.text for t in tail)}'"  # "only in studies or at centres"
+    if not conjunct and (w := next((t.text for t in tail if t.text in words.scope or t.number), None)) is not None:
         return f"drops '{w}'"
     for seg in segs[n + 1:]:
         if _own_clause(seg, src):
@@ -539,6 +563,10 @@ def _own_clause(seg: Segment, src: list[Token]) -> bool:
 
 
 MAX_EARLIER_EXAMPLE_WORDS = 8
+# Conditions under which one alternative stands for the list; not "only" ("only for A or B" is not "only for A").
+OPEN_CONDITIONS = frozenset({"if", "when", "whenever", "unless", "once"})
+NEGATIONS = frozenset({"not", "no", "never", "without", "nor", "non", "none"})
+COMPARISONS = frozenset({"like", "unlike"})  # a trailing comparison with other things
 
 
 def _marker_at(texts: list[str]) -> tuple[int, int] | None:
@@ -580,15 +608,21 @@ def _list_items_dropped(src: list[Token], p: int, q: int) -> bool:
         return False
     # items, joined by "or"/"and", ending where the list ends or where the kept item begins
     joined = bool({"or", "and"} & set(texts)) and (dropped[-1].punct or texts[-1] in ("or", "and"))
+    # "stopping or reducing antidepressants" -> "stopping antidepressants": the item after the kept one
+    joined = joined or (texts[0] == "or" and not dropped[0].punct)
+    # an item's own "certain" or "some" goes with it ("certain blood vessel conditions or a
+    # history of aneurysm"); a negation, which may reach the kept item, does not
     if not joined or any(t.text in words.auxiliary or t.text in MODALS or t.text in words.clause_start
-                         or t.text in words.scope or t.text == "not" for t in dropped):
+                         or t.text in NEGATIONS for t in dropped):
         return False
     if _marker_at([t.text for t in src[max(0, p - MAX_EARLIER_EXAMPLE_WORDS):p + 1]]) is not None:
         return True  # among examples
     if "or" not in texts and texts[-1] != "or":
         return False  # an "and" list without a modal is a conjunct, judged as such
+    # under a modal, a negation or a condition ("When an SSRI is reduced or stopped" -> "When
+    # an SSRI is stopped"), one alternative stands for the list; in a plain statement it does not
     clause = [t.text for t in src[max(0, p - 12):p + 1] if not t.punct]
-    return any(w in HEDGING_MODALS or w in ("not", "never") for w in clause)
+    return any(w in HEDGING_MODALS or w in ("not", "never") or w in OPEN_CONDITIONS for w in clause)
 
 
 def _check_gaps(src, segs, seg_of, aligned: list[int], spare: frozenset[str] = frozenset()) -> str | None:
@@ -605,6 +639,8 @@ def _check_gaps(src, segs, seg_of, aligned: list[int], spare: frozenset[str] = f
                     t.text not in words.function for t in dropped if not t.punct):
                 # A condition may not be widened: "in a controlled medical setting" stays whole.
                 return f"widens the condition '{segs[sp].starter} ...'"
+            if dropped and dropped[0].text == "or" and any(t.text == "only" for t in src[segs[sp].start:p + 1]):
+                return f"drops the alternative '{' '.join(t.text for t in dropped if not t.punct)}'"
             if _conjunct_dropped(src, p, q):
                 # "... has been used for decades and is still regarded ..." -> "... is still
                 # regarded ...": a whole conjoined predicate or item goes, with its own hedges.
