@@ -89,7 +89,7 @@ def _crisis_rows(c: Mapping) -> list[list[str]]:
 
 def _claim_rows(claims: Mapping) -> list[list[str]]:
     rows = []
-    for part in ("test", "dev", "dev2"):
+    for part in ("test", "dev", "dev2", "dev3"):
         if part not in claims:
             continue
         for name in ("new", "old"):

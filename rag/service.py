@@ -13,6 +13,7 @@ from .errors import ModelUnavailableError
 from .generation import make_generator, transformers_generator
 from .ingestion import build_index
 from .pipeline import Pipeline
+from .verify.parse import warm as verify_parse
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ def build_pipeline(settings: Settings, *, warm: bool = False, **pipeline_options
     generator = make_generator(settings)
     if warm:
         embedder.embed(["warm up"])
+        verify_parse(["It is loaded now."])  # the claim check's parser (0.7 s), not on a patient's first answer
         if generator is not None and hasattr(generator, "load"):
             try:
                 generator.load()

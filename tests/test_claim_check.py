@@ -140,6 +140,42 @@ def test_references_alternatives_and_comparisons(claim, source, supported):
     assert result.supported is supported, result.reason
 
 
+CONCESSION = ("Although mirtazapine helps sleep, it is not licensed as a sleeping tablet, and your psychiatrist "
+              "will usually only prescribe it when depression or anxiety is also present.")
+PREVIOUS = ("Unlike SSRIs, which mainly act on serotonin, bupropion is thought to raise dopamine. Your psychiatrist "
+            "may suggest it if you have felt tired or slowed down.")
+SSRIS = ("Some antidepressants, particularly SSRIs, appear to dampen the effects of psilocybin, so participants are "
+         "often asked to taper them off over several weeks.")
+SPRING = "Light therapy is usually continued until spring, when natural daylight increases."
+IF_LATER = "Light therapy is usually continued, when your psychiatrist agrees, until spring."
+ALSO_CALLED = "Light therapy, also called bright light therapy, involves sitting near a special lamp each morning."
+SETTLE = "These side effects often settle after a few days, or when the session is shortened."
+
+
+@pytest.mark.parametrize("claim,source,supported", [
+    ("Mirtazapine is not licensed as a sleeping tablet.", CONCESSION, True),  # "it": the earlier clause's subject
+    ("Your psychiatrist will usually only prescribe mirtazapine when depression or anxiety is also present.",
+     CONCESSION, True),
+    ("Your psychiatrist will usually only prescribe a sleeping tablet when depression is also present.",
+     CONCESSION, False),                                                     # an object is never the antecedent
+    ("Your psychiatrist may suggest bupropion if you have felt tired or slowed down.", PREVIOUS, True),  # last sentence
+    ("Your psychiatrist may suggest SSRIs if you have felt tired or slowed down.", PREVIOUS, False),  # not a subject
+    ("Participants are often asked to taper off SSRIs over several weeks.", SSRIS, True),  # the subject's appositive
+    ("Participants are often asked to taper off psilocybin over several weeks.", SSRIS, False),
+    ("Participants are often asked to taper off the effects over several weeks.", SSRIS, False),
+    ("Light therapy is usually continued until spring.", SPRING, True),      # a relative "when", said of spring
+    ("Light therapy is usually continued until spring.", IF_LATER, False),   # ... a condition stays
+    ("Light therapy involves sitting near a special lamp each morning.", ALSO_CALLED, True),  # a naming aside goes
+    ("These side effects often settle after a few days.", SETTLE, True),     # one of two alternative ways
+])
+def test_pronouns_and_clauses_read_off_the_parse(claim, source, supported):
+    from rag.verify.parse import available
+
+    assert available(), "the dependency parser (spaCy, requirements.txt) is part of the claim check"
+    result = verify(claim, source)
+    assert result.supported is supported, result.reason
+
+
 def test_a_claim_too_short_to_check_is_rejected():
     assert verify("Ketamine works.", "Ketamine works.").reason == "too short to be a claim"
 

@@ -1,7 +1,8 @@
 """The claim-verification benchmark: how often each check accepts false and true claims.
 
 ``eval/claims/dev.jsonl`` is what the checker was built on, ``eval/claims/dev2.jsonl`` (four
-more passages, another author) what its later rewrites were built on; ``eval/claims/test.jsonl``
+more passages, another author) what its later rewrites were built on, ``eval/claims/dev3.jsonl``
+(four more, a third author) what its parse-based pronoun reading was built on; ``eval/claims/test.jsonl``
 was written by another author before the checker was tuned and is only measured. Each line is
 ``{"claim", "source", "supported", "kind"}``. The figures that matter: false claims accepted
 (overall and for each kind of falsehood) and true claims accepted (for verbatim clauses and
@@ -104,6 +105,7 @@ def _share(oks: list[bool]) -> float | None:
 def benchmark(paths: dict[str, Path] | None = None) -> dict:
     """Both checks on each part that exists: {"dev": {"new": ..., "old": ...}, "test": ...}."""
     paths = paths or {"dev": CLAIMS_DIR / "dev.jsonl", "dev2": CLAIMS_DIR / "dev2.jsonl",
+                      "dev3": CLAIMS_DIR / "dev3.jsonl",
                       "test": CLAIMS_DIR / "test.jsonl"}
     out = {}
     for part, path in paths.items():

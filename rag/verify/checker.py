@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from ..chunking import split_sentences
 from .lexicon import lexicon
+from .parse import Pronoun, Subject, parse, relative_openers
 from .tokens import Segment, Token, segments, strip_list_number, tokenize
 
 __all__ = ["Check", "verify"]
@@ -35,6 +36,7 @@ PARTICLES = frozenset({"off", "up", "out", "away", "down", "back"})  # of a phra
 MODALS = frozenset({"may", "might", "can", "could", "would", "should", "must", "will"})
 HEDGING_MODALS = frozenset({"may", "might", "can", "could"})  # what follows them is possible, not asserted
 MAX_SUBJECT_WORDS = 4
+MAX_READINGS = 8  # pronoun readings tried per source sentence
 # Clauses these open have their own predicate: what conditions them does not condition the one before.
 OWN_CLAUSE_STARTERS = frozenset({"which", "who", "whom", "whose", "although", "though", "while", "whereas", "but",
                                  "so", "because", "since", "however"})
@@ -65,18 +67,25 @@ def verify(claim: str, source: str) -> Check:
     best_rank = -1.0
     claim_keys = {t.key for t in c_tokens}
     previous_subject: list[Token] = []
+    previous_parsed: tuple[Subject, ...] = ()
     for start, end in split_sentences(source):
         text, shift = strip_list_number(source[start:end])
         tokens = tokenize(text)
         subject = _subject(tokens)
-        for variant in (text, *_resolved(text, tokens, subject, previous_subject, c_tokens),
+        parsed, pronouns = parse(text) if _has_pronoun(tokens) else ((), ())
+        for variant in (text, *_unnamed(text, tokens), *_resolved(text, tokens, subject, previous_subject, c_tokens),
+                        *_parsed_resolved(text, parsed, pronouns, previous_parsed, claim_keys),
                         *_fronted_moved(text, tokens, claim_keys)):
             result = _against_sentence(c_tokens, variant)
             if result is None:
                 return Check(True, "supported", (start, end))
             if best is None or result[1] > best_rank:
                 best, best_rank = Check(False, result[0]), result[1]
-        previous_subject = subject
+        # "It ..." after "It ..." still stands for what the first of them did
+        if subject or not (tokens and tokens[0].text in PRONOUNS):
+            previous_subject = subject
+        if parsed or not pronouns:
+            previous_parsed = parsed if pronouns else parse(text)[0]
     return best or Check(False, "the source is empty")
 
 
@@ -95,11 +104,25 @@ def _subject(tokens: list[Token]) -> list[Token]:
     for tok in tokens[label:label + MAX_SUBJECT_WORDS + 1]:
         if tok.text in words.auxiliary or tok.text in MODALS:
             return head if any(t.text not in words.function for t in head) else []
+        if head and tok.text == "," and _opens_aside(tokens, tokens.index(tok)):
+            # "Bupropion, which is sold as ..., is ..."; "Light therapy, also called ..., involves ..."
+            return head if head[0].text not in LEADING_PREPOSITIONS and all(
+                t.text not in words.function and t.text not in words.asserting_connective for t in head) else []
         if tok.punct or (tok.number and not head) or tok.text in words.clause_start or tok.text in PRONOUNS \
                 or tok.text in ("and", "or", "but"):
             return []
         head.append(tok)
     return []
+
+
+def _opens_aside(tokens: list[Token], comma: int) -> bool:
+    """The comma after a sentence's first words opens a relative clause or an appositive ("which",
+    "also called", "an antidepressant that ..."), which a second comma closes before the verb."""
+    nxt = tokens[comma + 1] if comma + 1 < len(tokens) else None
+    if nxt is None or nxt.punct:
+        return False
+    closes = any(t.text == "," for t in tokens[comma + 2:])
+    return closes and (nxt.text in ("which", "who", "also", "a", "an", "the", "sometimes", "often", "commonly"))
 
 
 def _resolved(sentence: str, tokens: list[Token], own: list[Token], previous_subject: list[Token],
@@ -135,6 +158,63 @@ def _resolved(sentence: str, tokens: list[Token], own: list[Token], previous_sub
                 nxt = tokens[i + 1] if i + 1 < len(tokens) else None
                 if nxt is not None and nxt.text in PARTICLES:  # "taper them off" -> "taper off SSRIs"
                     out.append(f"{sentence[:tok.start]}{nxt.text} {name}{sentence[nxt.end:]}")
+    return out
+
+
+def _unnamed(sentence: str, tokens: list[Token]) -> list[str]:
+    """The sentence without an aside that only names its subject again ("Light therapy, also
+    called bright light therapy, involves ..." -> "Light therapy involves ..."): the claim may
+    leave it out, and the name it repeats no longer draws the alignment away from the subject."""
+    segs = segments(tokens)
+    opening = (segs[0].end if segs and segs[0].boundary == "label" else 0) + MAX_SUBJECT_WORDS + 1
+    out = []
+    for i, tok in enumerate(tokens[:opening]):
+        if tok.text != ",":
+            continue
+        texts = [t.text for t in tokens[i + 1:i + 5]]
+        if not any(tuple(texts[k:k + len(n)]) == n for n in NAMING for k in range(2)):
+            continue
+        close = next((j for j in range(i + 1, len(tokens)) if tokens[j].text == ","), None)
+        if close is not None and close - i <= MAX_SUBJECT_WORDS + 4:
+            out.append(sentence[:tok.start] + sentence[tokens[close].end:])
+    return out
+
+
+PARSED_PRONOUNS = frozenset({"it", "its", "they", "them", "their", "this", "these"})
+
+
+def _has_pronoun(tokens: list[Token]) -> bool:
+    return any(t.text in PARSED_PRONOUNS for t in tokens)
+
+
+def _parsed_resolved(sentence: str, subjects: tuple[Subject, ...], pronouns: tuple[Pronoun, ...],
+                     previous: tuple[Subject, ...], claim_keys: set[str]) -> list[str]:
+    """The sentence with one pronoun replaced by a subject it can stand for, read off the parse:
+    the subject of an earlier clause of the same sentence ("Although mirtazapine helps sleep, it
+    is not licensed ...") or of the previous sentence, of the same grammatical number, and only
+    one the claim names (or names by its appositive: "Some antidepressants, particularly
+    SSRIs"). The claim must still align with the rest of the sentence like any other."""
+    function = lexicon().function
+    out = []
+    for pronoun in pronouns:
+        here = [s for s in subjects if s.end <= pronoun.start]
+        for cand in (*reversed(here), *reversed(previous)):
+            if cand.plural is not None and cand.plural != pronoun.plural:
+                continue
+            for name in (cand.text, *cand.names):
+                keys = [t.key for t in tokenize(name) if not t.punct and t.text not in function
+                        and t.text not in lexicon().emphasis]
+                if not keys or not all(k in claim_keys for k in keys):
+                    continue
+                bare = " ".join(t.text for t in tokenize(name) if t.text not in lexicon().emphasis)
+                said = f"{bare}'s" if pronoun.possessive else bare
+                out.append(sentence[:pronoun.start] + said + sentence[pronoun.end:])
+                rest = tokenize(sentence[pronoun.end:])
+                if rest and rest[0].text in PARTICLES:  # "taper them off" -> "taper off SSRIs"
+                    cut = pronoun.end + rest[0].end
+                    out.append(f"{sentence[:pronoun.start]}{rest[0].text} {said}{sentence[cut:]}")
+                if len(out) >= MAX_READINGS:
+                    return out
     return out
 
 
@@ -175,6 +255,10 @@ def _against_sentence(claim: list[Token], sentence: str) -> tuple[str, float] | 
     """None if the sentence supports the claim, else (reason, how close it came)."""
     words = lexicon()
     src = tokenize(sentence)
+    # "until spring, when daylight increases": a "when" the parse reads as a relative clause
+    relative = frozenset(i for i, t in enumerate(src) if t.text in RELATIVE_WHEN
+                         and t.start in relative_openers(sentence)) if any(t.text in RELATIVE_WHEN for t in src) \
+        else frozenset()
     src_words = [i for i, t in enumerate(src) if not t.punct]
     claim = _paraphrased(claim, [src[i] for i in src_words])
     match = _loose_function_words(claim, _align(claim, src, src_words), src)
@@ -209,9 +293,9 @@ def _against_sentence(claim: list[Token], sentence: str) -> tuple[str, float] | 
     # weakening word may leave out the evidence framing it replaces.
     weakened = any(j is None and t.text in words.weakening for t, j in zip(claim, match, strict=False))
     spare = words.evidence if weakened else frozenset()
-    reason = (_check_prefix(src, segs, seg_of, aligned[0], aligned)
-              or _check_gaps(src, segs, seg_of, aligned, spare)
-              or _check_suffix(src, segs, seg_of, aligned[-1]))
+    reason = (_check_prefix(src, segs, seg_of, aligned[0], aligned, relative)
+              or _check_gaps(src, segs, seg_of, aligned, spare, relative)
+              or _check_suffix(src, segs, seg_of, aligned[-1], relative))
     return (reason, closeness) if reason else None
 
 
@@ -323,7 +407,7 @@ def _protected(tokens: list[Token], spare: frozenset[str] = frozenset()) -> str 
     return None
 
 
-def _removable_clause(seg: Segment, src: list[Token]) -> str | None:
+def _removable_clause(seg: Segment, src: list[Token], relative: frozenset[int] = frozenset()) -> str | None:
     """None if dropping this whole segment keeps the claim true, else why not."""
     words = lexicon()
     if seg.boundary == "label":
@@ -331,10 +415,18 @@ def _removable_clause(seg: Segment, src: list[Token]) -> str | None:
     first = next((t for t in src[seg.start:seg.end] if not t.punct), None)
     if first is None:
         return None
+    at = src.index(first)
+    if at > 0 and src[at - 1].text == "or":
+        return None  # ", or when the box is moved further away": one more way, not a condition on the rest
+    if at in relative:
+        return None  # "until spring, when natural daylight increases": said of the noun
     if first.text in words.condition and not _after_emphasis(src, seg.start):
         text = " ".join(t.text for t in src[seg.start:seg.end] if not t.punct)
         return f"drops the condition '{text}'"
     return None
+
+
+RELATIVE_WHEN = frozenset({"when", "where"})
 
 
 def _after_emphasis(src: list[Token], i: int) -> bool:
@@ -386,12 +478,12 @@ def _leading_restriction(seg: Segment, src: list[Token]) -> str | None:
     return None
 
 
-def _check_prefix(src, segs, seg_of, first: int, aligned: list[int]) -> str | None:
+def _check_prefix(src, segs, seg_of, first: int, aligned: list[int], relative=frozenset()) -> str | None:
     words = lexicon()
     n = seg_of[first]
     for k, seg in enumerate(segs[:n]):
         backward = k > 0 and segs[k + 1].starter in ("which", "who")  # "A if B, which is why C"
-        if not backward and (why := _removable_clause(seg, src)) is not None:
+        if not backward and (why := _removable_clause(seg, src, relative)) is not None:
             return why
         if (k == 0 or segs[k - 1].boundary == "label") and (why := _leading_restriction(seg, src)) is not None:
             return why
@@ -522,7 +614,7 @@ def _is_conjunct(words: list[Token]) -> bool:
     return len(words) > 1 and words[0].text == "and"
 
 
-def _check_suffix(src, segs, seg_of, last: int) -> str | None:
+def _check_suffix(src, segs, seg_of, last: int, relative=frozenset()) -> str | None:
     words = lexicon()
     n = seg_of[last]
     tail = [t for t in src[last + 1:segs[n].end] if not t.punct]
@@ -545,7 +637,7 @@ def _check_suffix(src, segs, seg_of, last: int) -> str | None:
             # "X is usually well tolerated, although it can cause Y, which is reduced when taken
             # with food": a condition after another clause conditions that clause, not X.
             break
-        if (why := _removable_clause(seg, src)) is not None:
+        if (why := _removable_clause(seg, src, relative)) is not None:
             return why
     return None
 
@@ -612,8 +704,11 @@ def _list_items_dropped(src: list[Token], p: int, q: int) -> bool:
     joined = joined or (texts[0] == "or" and not dropped[0].punct)
     # an item's own "certain" or "some" goes with it ("certain blood vessel conditions or a
     # history of aneurysm"); a negation, which may reach the kept item, does not
+    # a negation inside an item after the kept one is that item's own ("can take a break or
+    # choose not to answer"); one before it may reach the kept item
+    after_kept = texts[0] == "or"
     if not joined or any(t.text in words.auxiliary or t.text in MODALS or t.text in words.clause_start
-                         or t.text in NEGATIONS for t in dropped):
+                         or (t.text in NEGATIONS and not after_kept) for t in dropped):
         return False
     if _marker_at([t.text for t in src[max(0, p - MAX_EARLIER_EXAMPLE_WORDS):p + 1]]) is not None:
         return True  # among examples
@@ -625,7 +720,8 @@ def _list_items_dropped(src: list[Token], p: int, q: int) -> bool:
     return any(w in HEDGING_MODALS or w in ("not", "never") or w in OPEN_CONDITIONS for w in clause)
 
 
-def _check_gaps(src, segs, seg_of, aligned: list[int], spare: frozenset[str] = frozenset()) -> str | None:
+def _check_gaps(src, segs, seg_of, aligned: list[int], spare: frozenset[str] = frozenset(),
+                relative=frozenset()) -> str | None:
     words = lexicon()
     for p, q in zip(aligned, aligned[1:], strict=False):
         if _adjacent(src, p, q):
@@ -653,7 +749,7 @@ def _check_gaps(src, segs, seg_of, aligned: list[int], spare: frozenset[str] = f
         head = _head_cut(src, segs[sq], q)
         between = segs[sp + 1:sq]
         for seg in between:
-            if (why := _removable_clause(seg, src)) is not None:
+            if (why := _removable_clause(seg, src, relative)) is not None:
                 return why
         # "well-tolerated when administered in a controlled setting" -> "well-tolerated in a
         # controlled setting": the condition word goes, the condition itself stays in the claim.
