@@ -66,8 +66,8 @@ load: index crisis-model
 	$(BIN)/python bench/load.py --serve --clients 20 --duration 60
 
 # The project's question set: full report with the configurations side by side.
-# The fresh sets (patient-style questions written apart from the article): dev, dev2 are tuned on; test, test2 only measured.
-FRESH := --also eval/fresh/dev.jsonl --also eval/fresh/dev2.jsonl --also eval/fresh/test.jsonl --also eval/fresh/test2.jsonl
+# The fresh sets (patient-style questions written apart from the article): dev, dev2, dev3 are tuned on; test, test2 only measured.
+FRESH := --also eval/fresh/dev.jsonl --also eval/fresh/dev2.jsonl --also eval/fresh/dev3.jsonl --also eval/fresh/test.jsonl --also eval/fresh/test2.jsonl
 
 eval: index crisis-model
 	$(BIN)/python -m rag.evaluate --questions eval/questions.jsonl $(FRESH) --out eval/out --compare full,naive,dense,extractive

@@ -35,6 +35,7 @@ from .textnorm import NUMBER_WORDS, SHORTHAND, STOPWORDS, content_stems, stem, w
 SOFT_MATCH = 0.68  # word-embedding cosine above which an unseen word counts as a corpus word
 EVIDENCE_WINDOW = 5  # top-ranked sentences searched for the asked kind of answer
 MIN_TYPO_LENGTH = 4  # shorter words are too ambiguous to correct
+MIN_TWO_EDIT_LENGTH = 8  # words this long may be two slips from the corpus word meant
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,9 @@ _ASKS = {  # kind ▶ how a question asks for it
     "duration": re.compile(r"\bhow long\b|\bfor how many (?:hours|days|weeks|months|years)\b|"
                            r"\bhow many (?:minutes|hours|days|weeks|months|years)\b", re.IGNORECASE),
     "amount": re.compile(r"\b(?:what|which|how much|normal|usual|typical|right|starting|standard)\s+"
-                         r"(?:\w+\s+)?(?:doses?|dosages?|amount|mg|milligrams)\b|\bhow much\b.*\b(?:take|give|get)\b",
-                         re.IGNORECASE),
-    "share": re.compile(r"\b(?:what|which) (?:percentage|percent|proportion|share|fraction)\b|"
+                         r"(?:\w+\s+)?(?:doses?|dosages?|amount|mg|milligrams)\b|\bhow much\b.*\b(?:take|give|get)\b|"
+                         r"\b(?:in|how many) (?:mg|milligrams|micrograms|mcg|ml)\b", re.IGNORECASE),
+    "share": re.compile(r"\b(?:what|which) (?:percentage|percent|proportion|share|fraction|%)(?!\w)|"
                         r"\bhow many (?:out of|in (?:ten|10|a hundred|100))\b|\bsuccess rate\b|"
                         r"\b(?:odds|chances?) (?:of|that)\b", re.IGNORECASE),
     "age": re.compile(r"\bhow old\b|\btoo (?:old|young)\b|\bage (?:limit|range|requirement|restriction|cut-?off)s?\b|"
@@ -248,6 +249,7 @@ _MEASURED = re.compile(
     r"\bhow (?:long|many|much|often)\s+(?P<what>(?:[\w'-]+\s+){0,4}?)(?P<aux>is|are|was|were|has|have|" + _DO[3:-1] +
     r")\s+(?P<subject>(?:[\w'-]+\s*){0,6}?)(?:\s+(?P<verb>last|lasts|take|takes|run|go|be|stay|need|cost|keep|work|"
     r"have|get|do)\b|[?.!,]|$)", re.IGNORECASE)
+_TRAILING_MEASURE = re.compile(r"^\W*(?P<what>(?:[\w'-]+\s+){1,4}?)how (?:long|many|much)\W*$", re.IGNORECASE)
 _AFTER_HEAD = re.compile(r"\s(?:around|in|of|for|with|at|on|to|from|across|per|before|after|until)\b", re.IGNORECASE)
 
 
@@ -257,7 +259,11 @@ def _measured(question: str) -> str:
     people does *depression* affect"."""
     m = _MEASURED.search(question)
     if not m:
-        return ""
+        trailing = _TRAILING_MEASURE.search(question)  # "ketamine session how long"
+        if not trailing:
+            return ""
+        generic = {stem(w) for w in generic_words()}
+        return " ".join(w for w in trailing.group("what").split() if stem(w) not in generic)
     generic = {stem(w) for w in generic_words()}
     what = _AFTER_HEAD.split(f" {m.group('what')}")[0].strip()
     if any(stem(w) not in generic for w in words(what)):
@@ -329,7 +335,13 @@ class Answerability:
         if near:
             return near[0]
         fixed = speller.correction(word) if speller is not None else None
-        return fixed if fixed and (fixed.isalpha() or "'" in fixed) else word
+        if fixed and fixed != word and (fixed.isalpha() or "'" in fixed):
+            return fixed
+        if len(word) >= MIN_TWO_EDIT_LENGTH:  # "psycadelic" ▶ "psychedelic": two slips in a long word
+            two = [v for v in self.vocab if abs(len(v) - len(word)) <= 1 and _edits(word, v) <= 2]
+            if len(two) == 1:
+                return two[0]
+        return word
 
     def _soft(self, unseen: list[str]) -> set[str]:
         """The unseen words that are near-synonyms of some corpus word."""
@@ -561,6 +573,16 @@ def _said(text: str) -> set[str]:
 
 def _quote(terms: Sequence[str]) -> str:
     return ", ".join(f"“{t}”" for t in terms)
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance (insertions, deletions, substitutions)."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
 
 
 def _one_edit(a: str, b: str) -> bool:

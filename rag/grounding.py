@@ -226,6 +226,8 @@ def ground(answer_text: str, sources: Sequence[Chunk], max_sentences: int = MAX_
 
 
 LEXICAL_WEIGHT = 0.35  # how much the question's own words count beside embedding similarity
+HUB_NEIGHBOURS = 5  # nearest sentences a sentence's hubness is measured on
+HUB_WEIGHT = 0.5  # how much a sentence's nearness to the whole corpus counts against it
 
 
 def _overlap(asked: Sequence[str], text: str) -> float:
@@ -249,15 +251,34 @@ class Scored:
     text: str
 
 
+def sentence_hubness(chunks: Sequence[Chunk], embed, k: int = HUB_NEIGHBOURS) -> dict[str, float]:
+    """How much each sentence of the corpus is like the rest of it: the mean cosine to its ``k``
+    nearest other sentences, less the corpus median. A framing sentence ("In recent years there
+    has been growing interest in ketamine and psychedelic therapies ...") is near everything, so
+    it is near every question too, and led answers it does not give; discounting it in the
+    ranking (the hubness correction of CSLS, Conneau et al. 2018) lets the sentence that says
+    something specific lead. Computed once, when the pipeline is built."""
+    texts = list(dict.fromkeys(_doc_slice(c, span) for c in chunks for span in sentences_of(c)))
+    if len(texts) <= k:
+        return {}
+    vecs = np.asarray(embed(texts))
+    sims = vecs @ vecs.T
+    np.fill_diagonal(sims, -np.inf)
+    near = np.sort(sims, axis=1)[:, -k:].mean(axis=1)
+    return dict(zip(texts, (near - float(np.median(near))).tolist(), strict=True))
+
+
 def rank_sentences(question_vec: np.ndarray | None, sources: Sequence[Chunk], embed=None,
-                   question: str = "", titles: Mapping[str, str] | None = None) -> list[Scored]:
+                   question: str = "", titles: Mapping[str, str] | None = None,
+                   hubness: Mapping[str, float] | None = None) -> list[Scored]:
     """Every sentence of the sources, best first, scored for relevance to the question.
 
     Cosine similarity to the question (when an embedder is given) plus the share of the
     question's own words the sentence says: meaning and wording both count. A sentence is read
     with its section heading, but not with the article's title (``titles``: doc id ▶ title),
     which names the whole article's topic: read with it, the opening lines matched every
-    question about ketamine or psychedelics.
+    question about ketamine or psychedelics. A sentence near the whole corpus is discounted by
+    its ``hubness`` (``sentence_hubness``).
     """
     titles = titles or {}
     heads = ["" if c.heading == titles.get(c.doc_id) else c.heading for c in sources]
@@ -275,6 +296,8 @@ def rank_sentences(question_vec: np.ndarray | None, sources: Sequence[Chunk], em
     if embed is not None and question_vec is not None:
         texts = [f"{heads[i]}: {t}" if heads[i] else t for i, _, t in candidates]
         scores = embed(texts) @ question_vec + LEXICAL_WEIGHT * overlap
+        if hubness:
+            scores = scores - HUB_WEIGHT * np.array([max(hubness.get(t, 0.0), 0.0) for _, _, t in candidates])
     else:
         scores = overlap
     order = np.argsort(-scores, kind="stable")

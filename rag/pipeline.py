@@ -22,7 +22,17 @@ from .embedding import Embedder
 from .errors import GenerationError, InputError
 from .gaps import record_gap
 from .generation import Generator
-from .grounding import MAX_SENTENCES, Claim, Grounder, Scored, extractive, rank_sentences, relevance, split_answer
+from .grounding import (
+    MAX_SENTENCES,
+    Claim,
+    Grounder,
+    Scored,
+    extractive,
+    rank_sentences,
+    relevance,
+    sentence_hubness,
+    split_answer,
+)
 from .index_store import IndexStore
 from .prompting import build_prompt, sentence_prompt
 from .retrieval import Retriever
@@ -87,6 +97,7 @@ class Pipeline:
         self.answerability = Answerability([d.text for d in store.documents.values()], embedder,
                                            min_support=settings.min_support)
         self.titles = {d.doc_id: d.title for d in store.documents.values()}  # not read as section headings
+        self.hubness = sentence_hubness(store.chunks, embedder.embed)  # framing sentences rank lower
         self.gate = SafetyGate(self.messages, self._crisis_classifier() if guard else None)
 
     def _crisis_classifier(self) -> CrisisClassifier | None:
@@ -173,7 +184,8 @@ class Pipeline:
         sources = [h.chunk for h in prompt.sources]
         qvec = retrieval.query_vector if retrieval.query_vector is not None else \
             self.embedder.embed([retrieval.query])[0]
-        ranked = rank_sentences(qvec, sources, self.embedder.embed, retrieval.focus or question, self.titles)
+        ranked = rank_sentences(qvec, sources, self.embedder.embed, retrieval.focus or question, self.titles,
+                                self.hubness)
         timings["rank_sentences"] = (time.perf_counter() - t_rank) * 1e3
         if self.guard:
             decision = self.answerability.decide(question, ranked, close=retrieval.answerable,
@@ -245,7 +257,8 @@ class Pipeline:
         allowed = {(r.source, r.span) for r in ranked}  # lead-ins stay out
         leads: list[Scored] = []
         for part in asked:
-            near = rank_sentences(self.embedder.embed([part])[0], sources, self.embedder.embed, part, self.titles)
+            near = rank_sentences(self.embedder.embed([part])[0], sources, self.embedder.embed, part, self.titles,
+                                  self.hubness)
             best = next((r for r in defining_first(part, near) if (r.source, r.span) in allowed), None)
             if best is not None and all(best.span != b.span or best.source != b.source for b in leads):
                 leads.append(best)

@@ -75,7 +75,8 @@ def test_a_named_thing_asked_about_is_not_excused_by_a_confirmation_tag(judge):
 
 
 @pytest.mark.parametrize("typo,word", [("adiction", "addiction"), ("permanant", "permanent"),
-                                       ("psilocibin", "psilocybin"), ("studdied", "studied")])
+                                       ("psilocibin", "psilocybin"), ("studdied", "studied"),
+                                       ("psycadelic", "psychedelic"), ("anesthethic", "anesthetic")])
 def test_typos_are_read_as_the_word_meant(judge, typo, word):
     assert judge.correct(typo) == word
     assert judge.focus_terms(f"is there a risk of {typo} with long term use") == []
@@ -96,6 +97,9 @@ def test_a_real_word_is_never_corrected_into_a_corpus_word(judge):
     ("Is there a minimum age for psychedelic therapy?", "age"),
     ("Does your clinic offer MDMA-assisted therapy?", "service"),
     ("How does ketamine work?", None),
+    ("psilocybin dose in mg for TRD", "amount"),          # a unit asked for, however the words are ordered
+    ("what % of people get better on ketamine", "share"),
+    ("infusion how long", "duration"),
 ])
 def test_the_kind_of_answer_a_question_asks_for(question, kind):
     assert asks_for(question) == kind
@@ -112,6 +116,7 @@ def test_a_sentence_states_an_amount_only_with_a_unit_and_a_name_is_not_a_number
     "How long does one ketamine infusion take?",  # the onset sentence is not about an infusion's length
     "how many hours is a treatment visit?",
     "How long does a single ketamine infusion session last?",  # "session": never in the article
+    "ketamine session how long",  # the measured thing before a trailing "how long"
 ])
 def test_a_duration_must_be_stated_for_the_thing_measured(judge, question):
     decision = judge.decide(question, ranked(ONSET))
