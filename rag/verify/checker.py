@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from ..chunking import split_sentences
 from .lexicon import lexicon
+from .parse import PRONOUNS as PARSED_PRONOUNS
 from .parse import Pronoun, Subject, parse, relative_openers
 from .tokens import Segment, Token, segments, strip_list_number, tokenize
 
@@ -67,12 +68,13 @@ def verify(claim: str, source: str) -> Check:
     best_rank = -1.0
     claim_keys = {t.key for t in c_tokens}
     previous_subject: list[Token] = []
-    previous_parsed: tuple[Subject, ...] = ()
+    previous_text = ""
     for start, end in split_sentences(source):
         text, shift = strip_list_number(source[start:end])
         tokens = tokenize(text)
         subject = _subject(tokens)
         parsed, pronouns = parse(text) if _has_pronoun(tokens) else ((), ())
+        previous_parsed = parse(previous_text)[0] if pronouns and previous_text else ()
         for variant in (text, *_unnamed(text, tokens), *_resolved(text, tokens, subject, previous_subject, c_tokens),
                         *_parsed_resolved(text, parsed, pronouns, previous_parsed, claim_keys),
                         *_fronted_moved(text, tokens, claim_keys)):
@@ -84,8 +86,8 @@ def verify(claim: str, source: str) -> Check:
         # "It ..." after "It ..." still stands for what the first of them did
         if subject or not (tokens and tokens[0].text in PRONOUNS):
             previous_subject = subject
-        if parsed or not pronouns:
-            previous_parsed = parsed if pronouns else parse(text)[0]
+        if parsed or not pronouns:  # a sentence of pronouns alone hands on the subjects before it
+            previous_text = text
     return best or Check(False, "the source is empty")
 
 
@@ -101,10 +103,10 @@ def _subject(tokens: list[Token]) -> list[Token]:
     segs = segments(tokens)
     label = segs[0].end if segs and segs[0].boundary == "label" else 0
     head: list[Token] = []
-    for tok in tokens[label:label + MAX_SUBJECT_WORDS + 1]:
+    for at, tok in enumerate(tokens[label:label + MAX_SUBJECT_WORDS + 1], label):
         if tok.text in words.auxiliary or tok.text in MODALS:
             return head if any(t.text not in words.function for t in head) else []
-        if head and tok.text == "," and _opens_aside(tokens, tokens.index(tok)):
+        if head and tok.text == "," and _opens_aside(tokens, at):
             # "Bupropion, which is sold as ..., is ..."; "Light therapy, also called ..., involves ..."
             return head if head[0].text not in LEADING_PREPOSITIONS and all(
                 t.text not in words.function and t.text not in words.asserting_connective for t in head) else []
@@ -153,11 +155,7 @@ def _resolved(sentence: str, tokens: list[Token], own: list[Token], previous_sub
         before = own if own and own[-1].end <= tok.start else []
         for antecedent in (before, previous_subject):
             if antecedent and all(t.key in claim_keys for t in antecedent if t.text not in function):
-                name = " ".join(t.text for t in antecedent)
-                out.append(sentence[:tok.start] + name + sentence[tok.end:])
-                nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-                if nxt is not None and nxt.text in PARTICLES:  # "taper them off" -> "taper off SSRIs"
-                    out.append(f"{sentence[:tok.start]}{nxt.text} {name}{sentence[nxt.end:]}")
+                out += _replaced(sentence, tok.start, tok.end, " ".join(t.text for t in antecedent))
     return out
 
 
@@ -180,9 +178,6 @@ def _unnamed(sentence: str, tokens: list[Token]) -> list[str]:
     return out
 
 
-PARSED_PRONOUNS = frozenset({"it", "its", "they", "them", "their", "this", "these"})
-
-
 def _has_pronoun(tokens: list[Token]) -> bool:
     return any(t.text in PARSED_PRONOUNS for t in tokens)
 
@@ -194,7 +189,7 @@ def _parsed_resolved(sentence: str, subjects: tuple[Subject, ...], pronouns: tup
     is not licensed ...") or of the previous sentence, of the same grammatical number, and only
     one the claim names (or names by its appositive: "Some antidepressants, particularly
     SSRIs"). The claim must still align with the rest of the sentence like any other."""
-    function = lexicon().function
+    words = lexicon()
     out = []
     for pronoun in pronouns:
         here = [s for s in subjects if s.end <= pronoun.start]
@@ -202,19 +197,25 @@ def _parsed_resolved(sentence: str, subjects: tuple[Subject, ...], pronouns: tup
             if cand.plural is not None and cand.plural != pronoun.plural:
                 continue
             for name in (cand.text, *cand.names):
-                keys = [t.key for t in tokenize(name) if not t.punct and t.text not in function
-                        and t.text not in lexicon().emphasis]
+                named = [t for t in tokenize(name) if t.text not in words.emphasis]  # "particularly SSRIs"
+                keys = [t.key for t in named if not t.punct and t.text not in words.function]
                 if not keys or not all(k in claim_keys for k in keys):
                     continue
-                bare = " ".join(t.text for t in tokenize(name) if t.text not in lexicon().emphasis)
-                said = f"{bare}'s" if pronoun.possessive else bare
-                out.append(sentence[:pronoun.start] + said + sentence[pronoun.end:])
-                rest = tokenize(sentence[pronoun.end:])
-                if rest and rest[0].text in PARTICLES:  # "taper them off" -> "taper off SSRIs"
-                    cut = pronoun.end + rest[0].end
-                    out.append(f"{sentence[:pronoun.start]}{rest[0].text} {said}{sentence[cut:]}")
+                bare = " ".join(t.text for t in named)
+                out += _replaced(sentence, pronoun.start, pronoun.end, f"{bare}'s" if pronoun.possessive else bare)
                 if len(out) >= MAX_READINGS:
                     return out
+    return out
+
+
+def _replaced(sentence: str, start: int, end: int, name: str) -> list[str]:
+    """The sentence with ``name`` in place of the pronoun at [start, end); where a phrasal verb's
+    particle follows it, also with the particle moved before the name ("taper them off" ->
+    "taper off SSRIs")."""
+    out = [sentence[:start] + name + sentence[end:]]
+    rest = tokenize(sentence[end:])
+    if rest and rest[0].text in PARTICLES:
+        out.append(f"{sentence[:start]}{rest[0].text} {name}{sentence[end + rest[0].end:]}")
     return out
 
 

