@@ -1,10 +1,12 @@
-"""What the two patient-protecting judgements cost per message: the crisis classifier beside
-the rules, and the meaning-level claim check beside the old vocabulary check.
+"""What the judgements that protect patients cost per message: the crisis classifier beside the
+rules, the meaning-level claim check beside the old vocabulary check, and the answer scorer's
+answerability decision beside the rules' decision.
 
     python -m bench.bench_checks [--messages 200] [--repeats 3]
 
-Baselines run in the same process on the same inputs: the gate with the rules alone, and the
-vocabulary check. Figures are medians over messages (each the best of ``--repeats``).
+Baselines run in the same process on the same inputs: the gate with the rules alone, the
+vocabulary check, and the answerability rules without the scorer. Figures are medians over
+messages (each the best of ``--repeats``).
 """
 
 from __future__ import annotations
@@ -86,11 +88,48 @@ def main() -> None:
     print(f"\nThe classifier adds {added:.1f} ms to answering a message (median): the retriever reuses the "
           f"embedding the classifier made. Training at start-up took "
           f"{fit_s:.1f} s here (training vectors {'cached' if fit_s < 2 else 'embedded: a first start'}).")
+    _answerability(settings, args)
     print(f"\n## Claim check per sentence ({len(claims)} claims of eval/claims/test.jsonl)\n")
     print(table(["check", "median ms", "p95 ms", "vs old"], [
         ["old vocabulary check (baseline)", f"{median(old_ms):.3f}", f"{pct(old_ms, .95):.3f}", "1.00x"],
         ["meaning-level claim check", f"{median(new_ms):.3f}", f"{pct(new_ms, .95):.3f}",
          f"{median(new_ms) / median(old_ms):.2f}x"],
+    ]))
+
+
+def _answerability(settings, args) -> None:
+    """The answerability decision per question, on sentences already retrieved and ranked."""
+    import json
+
+    from rag.grounding import rank_sentences
+    from rag.prompting import build_prompt
+    from rag.service import build_pipeline
+
+    pipeline = build_pipeline(settings.with_overrides(generator="extractive"))
+    judge = pipeline.answerability
+    if judge.scorer is None:
+        print("\n(no trained answer scorer: run `make answer-model` to measure it)")
+        return
+    path = settings.corpus_dir.parent / "eval" / "fresh" / "dev4.jsonl"
+    questions = [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").splitlines()]
+    cases = []
+    for q in questions[: args.messages]:
+        r = pipeline.retriever.search(q)
+        sources = [h.chunk for h in build_prompt(q, r.hits, [], settings.prompt_token_budget).sources]
+        cases.append((q, rank_sentences(r.query_vector, sources, pipeline.embedder.embed, q, pipeline.titles,
+                                        pipeline.hubness)))
+    scorer = judge.scorer
+    judge.scorer = None
+    rules_ms = _timed(lambda c: judge.decide(c[0], c[1]), cases, args.repeats)
+    judge.scorer = scorer
+    for c in cases[:3]:
+        judge.decide(c[0], c[1])  # warm up
+    scored_ms = _timed(lambda c: judge.decide(c[0], c[1]), cases, 1)
+    print(f"\n## Answerability decision per question ({len(cases)} questions of eval/fresh/dev4.jsonl, one thread)\n")
+    print(table(["decision", "median ms", "p95 ms", "vs rules"], [
+        ["rules alone (baseline)", f"{median(rules_ms):.2f}", f"{pct(rules_ms, .95):.2f}", "1.00x"],
+        ["answer scorer (12 sentences read with the question)", f"{median(scored_ms):.2f}",
+         f"{pct(scored_ms, .95):.2f}", f"{median(scored_ms) / median(rules_ms):.2f}x"],
     ]))
 
 

@@ -1,5 +1,5 @@
 """Command line: ``python -m rag ask [--json] "question" ...``, ``python -m rag verify --jsonl FILE``,
-``python -m rag gaps`` and ``python -m rag train-crisis-encoder``."""
+``python -m rag gaps``, ``python -m rag train-crisis-encoder`` and ``python -m rag train-answer-scorer``."""
 
 from __future__ import annotations
 
@@ -23,13 +23,20 @@ def main(argv: list[str] | None = None) -> int:
     train = sub.add_parser("train-crisis-encoder", help="fine-tune the crisis encoder (make crisis-model)")
     train.add_argument("--cache-dir", help="where to save it (default: the cache_dir setting)")
     train.add_argument("--force", action="store_true", help="train again even if it exists")
+    answers = sub.add_parser("train-answer-scorer",
+                             help="fine-tune the scorer of whether a sentence answers a question (make answer-model)")
+    answers.add_argument("--cache-dir", help="where to save it (default: the cache_dir setting)")
+    answers.add_argument("--force", action="store_true", help="train again even if it exists")
     args = parser.parse_args(argv)
-    if args.command == "train-crisis-encoder":
+    if args.command in ("train-crisis-encoder", "train-answer-scorer"):
         from pathlib import Path
 
         from .config import Settings
-        from .safety.encoder import ensure_trained
 
+        if args.command == "train-crisis-encoder":
+            from .safety.encoder import ensure_trained
+        else:
+            from .answer_scorer import ensure_trained
         ensure_trained(Path(args.cache_dir) if args.cache_dir else Settings().cache_dir, force=args.force)
         return 0
     if args.command == "verify":

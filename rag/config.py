@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     rrf_k: int = 60
     min_dense_score: float = Field(default=0.30, description="below this best cosine, the corpus does not cover it")
     min_support: float = Field(default=0.35, description="best extractive sentence score needed to answer")
+    answer_scorer: bool = Field(default=True, description="decide answerability with the fine-tuned answer scorer "
+                                "when `make answer-model` has trained it into the cache folder")
+    answer_threshold: float = Field(default=0.6, ge=0.0, le=1.0,
+                                    description="answer-scorer probability a sentence needs to answer the question "
+                                                "(chosen on the tuning question sets)")
     min_lexical_score: float = Field(default=2.0, description="BM25 score that also shows the corpus covers it")
 
     # Generation.

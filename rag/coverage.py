@@ -134,6 +134,8 @@ _PREFERS = {
         re.compile(r"\bunlike\b|\bcompared (?:to|with)\b|\bthan\b|\bwhereas\b|\bdiffers?\b", re.IGNORECASE)),
 }
 PREFER_WINDOW = 8  # near sentences searched for one of the preferred kind
+SCORED_WINDOW = 6  # nearest sentences the answer scorer reads
+ANSWER_WEIGHT = 0.5  # in the evidence order, the answer scorer's share beside the ranking score
 ASK_NAMES = {"duration": "a duration", "amount": "an amount or dose", "share": "a share or rate", "count": "a number",
              "age": "an age", "service": "what the clinic itself offers"}
 
@@ -309,13 +311,14 @@ class Answerability:
     """Decides whether the articles answer a question, from the question and the ranked sentences."""
 
     def __init__(self, texts: Iterable[str], embedder=None, min_support: float = 0.35,
-                 soft_match: float = SOFT_MATCH):
+                 soft_match: float = SOFT_MATCH, scorer=None, answer_threshold: float = 0.6):
         vocab = {w for t in texts for w in words(t) if w not in STOPWORDS and re.search(r"[a-z]", w)}
         self.vocab = sorted(vocab)
         # "SSRIs" in the text covers "SSRI" in a question: the stemmer keeps acronyms' plural s.
         self.stems = frozenset({stem(w) for w in self.vocab} | {stem(w[:-1]) for w in self.vocab
                                                                  if w.endswith("s") and len(w) > 3})
         self.embedder, self.min_support, self.soft_match = embedder, min_support, soft_match
+        self.scorer, self.answer_threshold = scorer, answer_threshold  # the learned judge, when trained
         self._vectors: np.ndarray | None = None
         _speller()  # loaded at start-up (0.1 s), not on a patient's first question
 
@@ -467,19 +470,59 @@ class Answerability:
         lead = sorted(window, key=rank)  # stable: the ranking decides within each group
         return lead + evidence[PREFER_WINDOW:]
 
+    # --- the learned decision ------------------------------------------------------------
+    def answering(self, asked: str, evidence: Sequence[Scored]) -> list[tuple[Scored, float]]:
+        """The nearest sentences with the answer scorer's probability that each answers ``asked``,
+        in evidence order: half that probability, half the ranking score (less the best one's).
+        The scorer decides whether the question is answered; which sentence answers it best is
+        told more reliably by both together (on the tuning sets the blend picked the sentence
+        holding the answer more often than either alone). The rest follow, below them."""
+        window = list(evidence[:SCORED_WINDOW])
+        if not window:
+            return []
+        probs = self.scorer.score(asked, [f"{r.heading}: {r.text}" if r.heading else r.text for r in window])
+        top = max(r.score for r in window)
+        blended = [(Scored(ANSWER_WEIGHT * float(p) + (1 - ANSWER_WEIGHT) * (r.score - top), r.source, r.span,
+                           r.text, r.heading), float(p)) for p, r in zip(probs, window, strict=True)]
+        blended.sort(key=lambda pair: -pair[0].score)
+        floor = blended[-1][0].score - 1.0
+        return blended + [(Scored(floor, r.source, r.span, r.text, r.heading), 0.0) for r in evidence[SCORED_WINDOW:]]
+
+    def _scored(self, asked: str, question: str, evidence: list[Scored]) -> Decision:
+        """The answer scorer reads the question with each of the nearest sentences: the question is
+        answered when one of them answers it (and, for a question asking for a duration, amount or
+        other quantity, one that does states one). The words the articles never use explain a
+        refusal; they do not decide it."""
+        kind = asks_for(question)
+        scored = self.answering(asked, evidence)
+        if not scored:
+            return Decision(False, "no passage is close to the question", (), kind)
+        best = max(p for _, p in scored)
+        if best < self.answer_threshold:
+            terms = self.focus_terms(question)
+            why = f"the articles never mention {_quote(terms)}" if terms else "no passage answers the question"
+            return Decision(False, f"{why} (best answer score {best:.2f})", (), kind, tuple(terms))
+        if kind and kind != "service" and not any(states(r.text, kind) for r, p in scored
+                                                  if p >= self.answer_threshold):
+            return Decision(False, f"no passage states {ASK_NAMES[kind]}", (), kind)
+        return Decision(True, f"a passage answers it (answer score {best:.2f})", tuple(r for r, _ in scored), kind)
+
     # --- the decision --------------------------------------------------------------------
     def decide(self, question: str, ranked: Sequence[Scored], close: bool = True,
-               pointed: str | None = None) -> Decision:
+               pointed: str | None = None, asked: str | None = None) -> Decision:
         """``ranked``: the retrieved sentences, best first; ``close``: the retriever found passages
-        near the question at all; ``pointed``: the item of the last answer a follow-up points to."""
+        near the question at all; ``pointed``: the item of the last answer a follow-up points to;
+        ``asked``: the question with what a follow-up leans on (the retrieval query)."""
         contact = bool(_ASKS_CONTACT.search(question))
         evidence = defining_first(question, [r for r in ranked if not is_signpost(r.text)
                                              and (contact or not _CONTACT.search(r.text))])
         footer = [r for r in evidence if _CONTACT.search(r.text)] if contact else []
         if footer:  # "how do I reach the clinic?": the page's contact line answers it, alone
             below = footer[0].score - 1.0
-            evidence = footer + [Scored(min(r.score, below), r.source, r.span, r.text) for r in evidence
+            evidence = footer + [Scored(min(r.score, below), r.source, r.span, r.text, r.heading) for r in evidence
                                  if r not in footer]
+        if self.scorer is not None and not footer:
+            return self._scored(asked or question, question, evidence)
         terms = self.focus_terms(question)
         if terms:
             return Decision(False, f"the articles never mention {_quote(terms)}", (), asks_for(question), tuple(terms))

@@ -249,6 +249,7 @@ class Scored:
     source: int
     span: tuple[int, int]
     text: str
+    heading: str = ""  # the section heading it was ranked with ("" under the article's title)
 
 
 def sentence_hubness(chunks: Sequence[Chunk], embed, k: int = HUB_NEIGHBOURS) -> dict[str, float]:
@@ -301,7 +302,7 @@ def rank_sentences(question_vec: np.ndarray | None, sources: Sequence[Chunk], em
     else:
         scores = overlap
     order = np.argsort(-scores, kind="stable")
-    return [Scored(float(scores[k]), *candidates[k]) for k in order]
+    return [Scored(float(scores[k]), *candidates[k], heads[candidates[k][0]]) for k in order]
 
 
 def extractive(ranked: Sequence[Scored], sources: Sequence[Chunk], max_sentences: int = 3,

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from .answer_scorer import load_answer_scorer
 from .clauses import candidates as clause_candidates
 from .clauses import strip_label
 from .coverage import Answerability, defining_first, question_parts
@@ -37,10 +38,12 @@ from .index_store import IndexStore
 from .prompting import build_prompt, sentence_prompt
 from .retrieval import Retriever
 from .safety import CrisisClassifier, Messages, SafetyGate, crisis_rules_fire, small_talk
-from .types import SMALL_TALK, Answer, Citation
+from .types import LANGUAGE, SMALL_TALK, Answer, Citation
 
 log = logging.getLogger("rag.pipeline")
 MAX_DROPPED = 2  # unsupported sentences after which the rest of the reply is not awaited
+QUOTE_MARGIN = 0.12  # a sentence this far below the best still goes into a quoted answer
+SCORED_QUOTE_MARGIN = 0.2  # the same, when the answer scorer ordered the evidence (chosen on the tuning sets)
 RELEVANCE_MARGIN = 0.15  # a generated claim may score this much below the best sentence
 SENTENCE_END = re.compile(r"[.!?][\"”’')]*$")  # a finished sentence, closing quote or bracket allowed
 
@@ -82,6 +85,12 @@ def validate(question: object, history: object, max_chars: int, max_turns: int) 
     return question, turns[-2 * max_turns :]
 
 
+def _why(reason: str, foreign: str | None) -> str:
+    """A refusal's reason; for a message not in English, that first (its reply says so, with the
+    crisis lines, in place of "the articles don't cover this")."""
+    return f"{LANGUAGE}; {reason}" if foreign else reason
+
+
 class Pipeline:
     def __init__(self, settings, store: IndexStore, embedder: Embedder, generator: Generator | None,
                  messages: Messages | None = None, retrieval_mode: str = "hybrid", guard: bool = True):
@@ -95,7 +104,9 @@ class Pipeline:
                                    min_lexical_score=settings.min_lexical_score,
                                    mode=retrieval_mode)
         self.answerability = Answerability([d.text for d in store.documents.values()], embedder,
-                                           min_support=settings.min_support)
+                                           min_support=settings.min_support,
+                                           scorer=load_answer_scorer(settings) if guard else None,
+                                           answer_threshold=settings.answer_threshold)
         self.titles = {d.doc_id: d.title for d in store.documents.values()}  # not read as section headings
         self.hubness = sentence_hubness(store.chunks, embedder.embed)  # framing sentences rank lower
         self.gate = SafetyGate(self.messages, self._crisis_classifier() if guard else None)
@@ -150,6 +161,7 @@ class Pipeline:
             yield Event("done", answer)
 
         footer = net = None  # crisis lines under an answer / under a refusal
+        foreign = None  # for a message not in English: the reply when the articles do not answer it
         if self.guard:
             verdict = self.gate.assess(question, history)
             timings["safety"] = (time.perf_counter() - t0) * 1e3
@@ -164,7 +176,9 @@ class Pipeline:
                 return
             # A bare greeting or thanks holds no risk content (a risk score on "Hi" is noise on two
             # letters); a crisis reply was decided above, whatever the message.
-            if small_talk(question):
+            if verdict.reason == "language":
+                foreign = verdict.reply
+            elif small_talk(question):
                 yield from finish(Answer(self.messages.small_talk, "declined", reason=SMALL_TALK))
                 return
             footer = verdict.footer
@@ -172,8 +186,8 @@ class Pipeline:
         retrieval = self.retriever.search(question, history)
         timings.update(retrieval.timings_ms)
         if self.guard and not retrieval.hits:
-            yield from finish(Answer(self.messages.not_found, "not_found", notice=footer or net,
-                                     reason="no passage is close to the question"))
+            yield from finish(Answer(foreign or self.messages.not_found, "not_found", notice=None if foreign else
+                                     footer or net, reason=_why("no passage is close to the question", foreign)))
             return
 
         citations: dict[tuple, int] = {}
@@ -189,11 +203,12 @@ class Pipeline:
         timings["rank_sentences"] = (time.perf_counter() - t_rank) * 1e3
         if self.guard:
             decision = self.answerability.decide(question, ranked, close=retrieval.answerable,
-                                                 pointed=retrieval.pointed)
+                                                 pointed=retrieval.pointed, asked=retrieval.query)
             timings["answerability"] = (time.perf_counter() - t_rank) * 1e3 - timings["rank_sentences"]
             if not decision.answerable:
-                yield from finish(Answer(self.messages.not_found, "not_found", notice=footer or net,
-                                         reason=decision.reason))
+                yield from finish(Answer(foreign or self.messages.not_found, "not_found",
+                                         notice=None if foreign else footer or net,
+                                         reason=_why(decision.reason, foreign)))
                 return
             ranked = list(decision.evidence)  # lead-ins and headings are never evidence
         best = ranked[0].score if ranked else 0.0
@@ -218,7 +233,7 @@ class Pipeline:
                     if isinstance(item, Claim):
                         # Supported but off the point ("Is it safe?" answered with its history):
                         # the article's most relevant sentence serves the patient better.
-                        if relevance(item, ranked) < best - RELEVANCE_MARGIN:
+                        if relevance(item, ranked) < best - max(RELEVANCE_MARGIN, self._margin()):
                             grounder.result.dropped.append((item.text, "not relevant to the question"))
                             continue
                         text = self._render(item, sources, citations)
@@ -234,7 +249,7 @@ class Pipeline:
 
         mode = "generated" if parts else "quoted"
         if not parts:
-            chosen = extractive(self._per_part(question, ranked, sources), sources)
+            chosen = extractive(self._per_part(question, ranked, sources), sources, margin=self._margin())
             parts = [self._render(c, sources, citations, quoted=True) for c in chosen]
         answer = Answer(" ".join(parts), "answered", self._citations(citations, sources), notice=notice,
                         mode=mode if self.guard else None)
@@ -243,10 +258,17 @@ class Pipeline:
     def _clause_choices(self, question: str, ranked: list[Scored], sources) -> tuple[list[list[str]], list]:
         """What each sentence of a copied answer may be: for each sentence a quoted answer would
         show, the whole sentence or its main clause, whichever the model picks; and those sentences."""
-        shown = extractive(self._per_part(question, ranked, sources), sources)
+        shown = extractive(self._per_part(question, ranked, sources), sources, margin=self._margin())
         choices = [[c.text for c in clause_candidates([Scored(0.0, s.source, s.span, s.text)], sources,
                                                       question=question)] for s in shown]
         return [c for c in choices if c], shown
+
+    def _margin(self) -> float:
+        """How far below the best sentence another may score and still be quoted (the scores are
+        on another scale when the answer scorer ordered the evidence)."""
+        if self.guard and self.answerability.scorer is not None:
+            return SCORED_QUOTE_MARGIN
+        return QUOTE_MARGIN
 
     def _per_part(self, question: str, ranked: list[Scored], sources) -> list[Scored]:
         """For a message asking two things ("what is X, and how does it work?"), the best sentence
@@ -256,10 +278,15 @@ class Pipeline:
             return ranked
         allowed = {(r.source, r.span) for r in ranked}  # lead-ins stay out
         leads: list[Scored] = []
+        scorer = self.guard and self.answerability.scorer is not None
         for part in asked:
-            near = rank_sentences(self.embedder.embed([part])[0], sources, self.embedder.embed, part, self.titles,
-                                  self.hubness)
-            best = next((r for r in defining_first(part, near) if (r.source, r.span) in allowed), None)
+            if scorer:  # the sentence that answers this part, if one does
+                near = [r for r, p in self.answerability.answering(part, ranked)
+                        if p >= self.settings.answer_threshold]
+            else:
+                near = defining_first(part, rank_sentences(self.embedder.embed([part])[0], sources,
+                                                           self.embedder.embed, part, self.titles, self.hubness))
+            best = next((r for r in near if (r.source, r.span) in allowed), None)
             if best is not None and all(best.span != b.span or best.source != b.source for b in leads):
                 leads.append(best)
         top = ranked[0].score

@@ -66,6 +66,7 @@ class Citation:
 
 
 SMALL_TALK = "small talk"  # the reason on the welcome to a greeting or thanks (declined in status only)
+LANGUAGE = "not in English"  # leads the reason on a not_found reply to a message in another language
 
 
 @dataclass
@@ -77,7 +78,8 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     notice: str | None = None
-    reason: str | None = None  # why the articles do not answer it (on not_found); SMALL_TALK on a welcome
+    reason: str | None = None  # why the articles do not answer it (on not_found); SMALL_TALK on a welcome,
+    # LANGUAGE on the reply to a message in another language
     mode: str | None = None  # on answered: "generated" (the model's checked sentences) or "quoted"
 
     def to_dict(self) -> dict:

@@ -79,3 +79,16 @@ class CopyingGenerator(ScriptedGenerator):
         for n, options in enumerate(list(choices)[: self.sentences]):
             if options:
                 yield (options[self.pick] if n == 0 else " " + options[self.pick])
+
+
+class OverlapAnswerScorer:
+    """Stands in for the fine-tuned answer scorer: a sentence "answers" a question in proportion
+    to the share of the question's content words it says."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def score(self, question: str, sentences: list[str]) -> np.ndarray:
+        self.calls.append((question, list(sentences)))
+        asked = set(content_stems(question))
+        return np.array([len(asked & set(content_stems(s))) / max(len(asked), 1) for s in sentences])

@@ -99,11 +99,12 @@ def test_crisis_words_in_the_likely_languages_go_straight_to_the_crisis_reply(me
     "केटामाइन थेरेपी कितने समय तक चलती है?",
     "ketamine ka asar kitne din tak rehta hai bhai",
 ])
-def test_a_message_not_in_english_gets_the_language_reply_with_the_crisis_lines(message):
+def test_a_message_not_in_english_carries_the_language_reply_and_notice_with_the_crisis_lines(message):
     assert not identify(message).english
     verdict = SafetyGate(default_messages()).assess(message)
-    assert verdict.action == "decline" and verdict.reason == "language"
-    assert "English" in verdict.reply and LINES in verdict.reply
+    assert verdict.action == "allow" and verdict.reason == "language"  # the articles may answer it
+    assert "English" in verdict.reply and LINES in verdict.reply  # the reply when they do not
+    assert "English" in verdict.footer and LINES in verdict.footer  # the notice under an answer
 
 
 @pytest.mark.parametrize("message", ["How quickly does ketamine work?", "is esketamine a nasal spray",

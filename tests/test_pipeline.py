@@ -268,3 +268,18 @@ def test_validation_agrees_with_the_documented_schema_pattern():
         assert accepted == documented_ok, repr(question)
 
     agrees()
+
+
+def test_a_question_in_another_language_is_answered_from_the_article_in_english_with_a_notice(
+        settings, store, embedder):
+    from tests.fakes import OverlapAnswerScorer
+
+    pipeline = Pipeline(settings, store, embedder, None)
+    pipeline.answerability.scorer = OverlapAnswerScorer()  # stands in for the trained scorer:
+    pipeline.answerability.answer_threshold = 0.1  # a share of shared words: "MDMA" and "PTSD" of 13
+    answer = pipeline.ask("¿El MDMA se usa en terapia para tratar el PTSD y otros trastornos?")
+    assert answer.status == "answered" and "MDMA" in answer.answer and answer.citations
+    assert "English" in answer.notice and "988" in answer.notice  # says so, with the crisis lines
+    not_covered = pipeline.ask("¿Cuánto cuesta una sesión en la clínica de Madrid?")
+    assert not_covered.status == "not_found" and not_covered.reason.startswith("not in English")
+    assert "English" in not_covered.answer and "988" in not_covered.answer  # never a bare "not covered"

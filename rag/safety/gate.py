@@ -5,9 +5,10 @@ writes in Spanish, or types "ignore your rules" must get the crisis reply. Crisi
 first by two independent detectors, the rules (``rules.toml``, read on several disguised
 readings of the message) and the learned classifier (``classifier.py``); either one firing is
 enough, except the rules' broad fallback, which needs the classifier's risk signal too.
-Then: crisis wording in another language; a message not in English (a reply saying the
-assistant answers in English, with the crisis lines); controlled substances; injection;
-personal medical advice; off-topic; allow.
+Then: crisis wording in another language; a message not in English (answered from the
+articles only when a sentence answers it, with a notice that the assistant answers in English
+and the crisis lines, else a reply saying so, with the crisis lines); controlled substances;
+injection; personal medical advice; off-topic; allow.
 
 The safety net: any reply that is not an answer (a decline, or "not covered" later in the
 pipeline) to a message with a risk signal (a risk word, or the classifier above its lower
@@ -42,7 +43,8 @@ MAX_SCAN_CHARS = 20_000
 class Verdict:
     """What the gate decided.
 
-    ``reply`` is set for crisis/decline. ``footer`` is the crisis-lines footer for an answer
+    ``reply`` is set for crisis/decline, and for a message not in English (the reply when the
+    articles do not answer it). ``footer`` is the crisis-lines footer for an answer
     about suicide, self-harm, overdose or dependence. ``risk`` says the message carries a risk
     signal, so a refusal must carry the crisis lines. ``detected_by`` names the detector that
     found a crisis (``rules``, ``classifier``, ``language``).
@@ -88,8 +90,9 @@ class SafetyGate:
         risk = watched or bool(r.risk.search(text))
         net = msgs.crisis_footer if risk else None
         if not languages.identify(message).english:
-            # The reply itself holds the crisis lines: no footer on top.
-            return Verdict("decline", "language", msgs.other_language, risk=risk)
+            # Answered from the articles when a sentence answers it, in English, under a notice
+            # that says so and holds the crisis lines; otherwise ``reply``, which holds them too.
+            return Verdict("allow", "language", msgs.other_language, footer=msgs.other_language_answer, risk=risk)
         hidden = readings[2:]
         if any(r.controlled.search(v) for v in readings):
             return Verdict("decline", "controlled_substance", msgs.decline_controlled_substance, net, risk)

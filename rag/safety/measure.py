@@ -34,7 +34,7 @@ __all__ = ["EVERYDAY_FILES", "LATER_TEST_FILES", "TEST_FILE", "detector_figures"
 TEST_FILE = Path(__file__).resolve().parents[2] / "eval" / "safety" / "crisis_test.jsonl"
 # Later frozen files, each by an author who saw neither the detector nor its data, added once
 # the one before had been read (and so had started to guide changes): each is a fresh view.
-LATER_TEST_FILES = tuple(TEST_FILE.with_name(f"crisis_test{n}.jsonl") for n in (2, 3, 4, 5))
+LATER_TEST_FILES = tuple(TEST_FILE.with_name(f"crisis_test{n}.jsonl") for n in (2, 3, 4, 5, 6))
 # What most messages look like: ordinary questions, advice requests, manipulation attempts (the
 # safety sets, written with the rules and never trained on), none of them a crisis.
 EVERYDAY_FILES = tuple(TEST_FILE.parents[2] / "tests" / "data" / "safety" / f

@@ -33,6 +33,7 @@ class Messages:
     not_found: str
     disclaimer: str
     other_language: str
+    other_language_answer: str
     generation_failed: str
 
     @classmethod
