@@ -224,3 +224,32 @@ def test_verify_command_names_a_missing_file(tmp_path):
     run = subprocess.run([sys.executable, "-m", "rag", "verify", "--jsonl", str(tmp_path / "none.jsonl")],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "cannot read" in run.stderr and "Traceback" not in run.stderr
+
+
+# What narrows the thing a statement is said of, read off the parse: dropping it says more.
+@pytest.mark.parametrize("claim,source", [
+    ("Roughly one in three people may have treatment-resistant symptoms.",
+     "Roughly one in three people with schizophrenia may have treatment-resistant symptoms."),
+    ("Some signs may suggest that a person needs professional support.",
+     "Some signs may suggest that a grieving person needs professional support."),
+])
+def test_a_dropped_restriction_of_the_subject_is_rejected(claim, source):
+    result = verify(claim, source)
+    assert not result.supported and "narrows" in result.reason
+
+
+@pytest.mark.parametrize("claim,source", [
+    # an object may lose a modifier: rapid effects are effects
+    ("Ketamine has been shown to induce antidepressant effects within hours to days of administration.",
+     "Ketamine has been shown to induce rapid and robust antidepressant effects within hours to days of "
+     "administration."),
+    # examples of a category may go, and "other" does not narrow
+    ("People who take blood thinners should only start omega-3 under medical supervision.",
+     "People who take warfarin or other blood thinners should only start omega-3 under medical supervision."),
+    ("Patients taking benzodiazepines are often asked to skip the dose before their appointment.",
+     "Patients taking benzodiazepines such as lorazepam or diazepam are often asked to skip the dose before "
+     "their appointment."),
+])
+def test_a_modifier_that_does_not_narrow_what_is_said_of_may_go(claim, source):
+    result = verify(claim, source)
+    assert result.supported, result.reason

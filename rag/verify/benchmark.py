@@ -3,7 +3,9 @@
 ``eval/claims/dev.jsonl`` is what the checker was built on, ``eval/claims/dev2.jsonl`` (four
 more passages, another author) what its later rewrites were built on, ``eval/claims/dev3.jsonl``
 (four more, a third author) what its parse-based pronoun reading was built on; ``eval/claims/test.jsonl``
-was written by another author before the checker was tuned and is only measured. Each line is
+was written by another author before the checker was tuned and is only measured; so is
+``eval/claims/test2.jsonl`` (six more passages, a fourth author, dropped conditions a kind of their
+own), written after the parse-based pronoun reading and before the dropped-restriction veto. Each line is
 ``{"claim", "source", "supported", "kind"}``. The figures that matter: false claims accepted
 (overall and for each kind of falsehood) and true claims accepted (for verbatim clauses and
 compressions, what a copying decoder writes, and separately for paraphrases and reorderings).
@@ -106,7 +108,7 @@ def benchmark(paths: dict[str, Path] | None = None) -> dict:
     """Both checks on each part that exists: {"dev": {"new": ..., "old": ...}, "test": ...}."""
     paths = paths or {"dev": CLAIMS_DIR / "dev.jsonl", "dev2": CLAIMS_DIR / "dev2.jsonl",
                       "dev3": CLAIMS_DIR / "dev3.jsonl",
-                      "test": CLAIMS_DIR / "test.jsonl"}
+                      "test": CLAIMS_DIR / "test.jsonl", "test2": CLAIMS_DIR / "test2.jsonl"}
     out = {}
     for part, path in paths.items():
         if Path(path).is_file():

